@@ -1,0 +1,196 @@
+"""The `servicekonto` command (DESIGN.md §4). With `--json` a command prints one JSON object on stdout and
+nothing else; errors go to stderr, German first and English second, with a non-zero exit code."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from servicekonto.core import i18n
+from servicekonto.core.errors import ServicekontoError
+from servicekonto.core.i18n import _l
+from servicekonto.settings import Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_ERROR = 1
+EXIT_NOT_AVAILABLE = 3
+
+
+def both_languages(message: object) -> str:
+    """German first, English second: an operator reads whichever they need."""
+    with i18n.use_locale("de"):
+        german = str(message)
+    with i18n.use_locale("en"):
+        english = str(message)
+    return german if german == english else f"{german}\n{english}"
+
+
+def fail(message: object, code: int = EXIT_ERROR) -> None:
+    click.echo(both_languages(message), err=True)
+    sys.exit(code)
+
+
+def _message_of(exc: ServicekontoError) -> object:
+    class _Rendered:
+        def __str__(self) -> str:
+            text = exc.user_message()
+            return f"{text} ({exc.detail})" if exc.code == "configuration" and exc.detail else text
+    return _Rendered()
+
+
+def handles_errors(func: F) -> F:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ServicekontoError as exc:
+            fail(_message_of(exc))
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def container_for(settings: Settings) -> Iterator[Any]:
+    from servicekonto.app import build_container
+
+    container = build_container(settings)
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+def emit(as_json: bool, data: dict[str, Any], text: str) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False) if as_json else text)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Servicekonto: citizen account and identity provider."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes; one per core.")
+@handles_errors
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve HTTP (uvicorn with uvloop and httptools)."""
+    import uvicorn
+
+    from servicekonto.core.logging import configure_logging
+    from servicekonto.persistence.migrate import is_current
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    with container_for(settings) as container:
+        if not is_current(container.database):
+            fail(_l("The database schema is not up to date. Run `servicekonto migrate` first."))
+        container.keys.ensure()
+    uvicorn.run(
+        "servicekonto.app:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+        proxy_headers=True,
+        forwarded_allow_ips=",".join(settings.trusted_proxies),
+        server_header=False,
+        date_header=True,
+    )
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@handles_errors
+def migrate(as_json: bool) -> None:
+    """Upgrade the database schema to the newest version (idempotent)."""
+    from servicekonto.persistence.migrate import upgrade
+
+    settings = load_settings()
+    with container_for(settings) as container:
+        upgrade(container.database)
+        container.keys.ensure()
+    emit(as_json, {"status": "ok"}, "Datenbank ist aktuell. / Database is up to date.")
+
+
+DEMO_TENANT = "Musterstadt"
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@handles_errors
+def demo(as_json: bool) -> None:
+    """Create the demo tenant and its demo portal (idempotent; test systems only)."""
+    settings = load_settings()
+    if not settings.is_test_system:
+        fail(_l("Demo data belongs on a test system only."))
+    with container_for(settings) as container:
+        tenant = container.tenants.ensure(DEMO_TENANT)
+    emit(as_json, {"tenant_id": tenant.id}, f"Demo-Mandant / demo tenant: {tenant.name} ({tenant.id})")
+
+
+@main.group()
+def tenant() -> None:
+    """Manage tenants (Mandanten)."""
+
+
+@tenant.command("create")
+@click.option("--name", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@handles_errors
+def tenant_create(name: str, as_json: bool) -> None:
+    """Create a tenant."""
+    settings = load_settings()
+    with container_for(settings) as container:
+        created = container.tenants.create(name)
+    emit(as_json, {"id": created.id, "name": created.name}, created.id)
+
+
+@main.group("oidc-client")
+def oidc_client() -> None:
+    """Manage OpenID Connect clients."""
+
+
+@oidc_client.command("create", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+def oidc_client_create() -> None:
+    """Register an OpenID Connect client (arrives with the OpenID Connect provider)."""
+    fail(_l("This command is not available yet."), EXIT_NOT_AVAILABLE)
+
+
+@main.group("saml-sp")
+def saml_sp() -> None:
+    """Manage SAML service providers."""
+
+
+@saml_sp.command("add", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+def saml_sp_add() -> None:
+    """Register a SAML service provider from its metadata (arrives with the SAML identity provider)."""
+    fail(_l("This command is not available yet."), EXIT_NOT_AVAILABLE)
+
+
+@main.group()
+def keys() -> None:
+    """Manage the signing and encryption keys."""
+
+
+@keys.command("rotate")
+@click.option("--json", "as_json", is_flag=True)
+@handles_errors
+def keys_rotate(as_json: bool) -> None:
+    """Create new keys; the retired ones stay published until what they signed has expired."""
+    settings = load_settings()
+    with container_for(settings) as container:
+        rotated = container.keys.rotate()
+    emit(as_json, {"kids": rotated}, "\n".join(rotated))

@@ -1,0 +1,1 @@
+"""Framework-free helpers every layer may use: errors, clock, ids, crypto, i18n, logging."""

@@ -1,0 +1,64 @@
+"""The interfaces the domain needs from the outside world; adapters in `persistence/` (and fakes in the
+tests) implement them, `app.py` wires them in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from servicekonto.domain.keys import KeyPurpose, StoredKey
+from servicekonto.domain.tenants import Tenant
+
+
+class EphemeralStore(Protocol):
+    """Short-lived state shared by every process: sessions, flow state, one-time codes, rate-limit
+    counters. Every entry has a TTL in seconds; an expired entry is as good as absent."""
+
+    def put(self, key: str, value: bytes, ttl: float) -> None:
+        """Store `value` under `key`, replacing what was there, for `ttl` seconds."""
+
+    def add(self, key: str, value: bytes, ttl: float) -> bool:
+        """Store only if `key` is absent (or expired); True if stored. For locks and replay guards."""
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def take(self, key: str) -> bytes | None:
+        """Return and delete in one atomic step: a single-use code can be redeemed exactly once."""
+
+    def delete(self, key: str) -> None: ...
+
+    def increment(self, key: str, ttl: float) -> int:
+        """Add one to a counter and return the new value; the TTL starts with the first increment."""
+
+    def ttl(self, key: str) -> float | None:
+        """Seconds left, or None when absent or expired."""
+
+    def ping(self) -> None:
+        """Raise if the store cannot be reached (for /readyz)."""
+
+
+class TenantRepository(Protocol):
+    def add(self, tenant: Tenant) -> None:
+        """Raise `servicekonto.core.errors.Conflict` when the name is taken."""
+
+    def get(self, tenant_id: str) -> Tenant | None: ...
+
+    def get_by_name(self, name: str) -> Tenant | None: ...
+
+    def list(self) -> Sequence[Tenant]: ...
+
+
+class KeyRepository(Protocol):
+    def active(self, purpose: KeyPurpose) -> StoredKey | None: ...
+
+    def add_active_if_missing(self, key: StoredKey) -> bool:
+        """Insert `key` as the active key of its purpose unless one exists; True if inserted. Safe when
+        several processes start at once."""
+
+    def rotate(self, new_key: StoredKey, *, retired_at: datetime, publish_until: datetime) -> None:
+        """Retire the active key of `new_key.purpose` (published until `publish_until`) and make
+        `new_key` active, in one transaction."""
+
+    def published(self, now: datetime) -> Sequence[StoredKey]:
+        """Active keys and retired keys still within their publication window."""

@@ -1,0 +1,174 @@
+"""EphemeralStore adapters: Redis (production, shared by every process) and the database (one machine,
+or a deployment without Redis). Both honour TTLs; the same contract tests run on both."""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING
+
+import redis
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from servicekonto.core.clock import Clock
+from servicekonto.domain.ports import EphemeralStore
+from servicekonto.persistence.database import Database
+from servicekonto.persistence.models import EphemeralEntry
+
+if TYPE_CHECKING:
+    from servicekonto.settings import Settings
+
+MAX_KEY_LENGTH = 255
+
+
+def _check(key: str, ttl: float | None = None) -> None:
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise ValueError("ephemeral keys have 1 to 255 characters")
+    if ttl is not None and ttl <= 0:
+        raise ValueError("a TTL is positive")
+
+
+class RedisEphemeralStore:
+    """Redis or Valkey; TTLs in milliseconds, every operation a single atomic command (or MULTI)."""
+
+    def __init__(self, client: redis.Redis, *, prefix: str = "servicekonto:") -> None:
+        self._redis = client
+        self._prefix = prefix
+
+    @classmethod
+    def from_url(cls, url: str, *, prefix: str) -> RedisEphemeralStore:
+        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2,
+                                      health_check_interval=30)
+        return cls(client, prefix=prefix)
+
+    def _k(self, key: str) -> str:
+        return self._prefix + key
+
+    def put(self, key: str, value: bytes, ttl: float) -> None:
+        _check(key, ttl)
+        self._redis.set(self._k(key), value, px=max(1, int(ttl * 1000)))
+
+    def add(self, key: str, value: bytes, ttl: float) -> bool:
+        _check(key, ttl)
+        return bool(self._redis.set(self._k(key), value, px=max(1, int(ttl * 1000)), nx=True))
+
+    def get(self, key: str) -> bytes | None:
+        _check(key)
+        value = self._redis.get(self._k(key))
+        return value if isinstance(value, bytes) else None
+
+    def take(self, key: str) -> bytes | None:
+        _check(key)
+        value = self._redis.getdel(self._k(key))
+        return value if isinstance(value, bytes) else None
+
+    def delete(self, key: str) -> None:
+        _check(key)
+        self._redis.delete(self._k(key))
+
+    def increment(self, key: str, ttl: float) -> int:
+        _check(key, ttl)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.incr(self._k(key))
+        pipe.pexpire(self._k(key), max(1, int(ttl * 1000)), nx=True)
+        count, _ = pipe.execute()
+        return int(count)
+
+    def ttl(self, key: str) -> float | None:
+        _check(key)
+        millis = self._redis.pttl(self._k(key))
+        return int(millis) / 1000 if isinstance(millis, int) and millis >= 0 else None
+
+    def ping(self) -> None:
+        self._redis.ping()
+
+
+class DatabaseEphemeralStore:
+    """A table with an expiry column: expired rows are invisible at once and swept now and then."""
+
+    SWEEP_PROBABILITY = 0.01
+
+    def __init__(self, database: Database, *, clock: Clock) -> None:
+        self._db = database
+        self._clock = clock
+
+    def _insert(self):  # type: ignore[no-untyped-def]
+        return pg_insert(EphemeralEntry) if self._db.dialect == "postgresql" else sqlite_insert(EphemeralEntry)
+
+    def _maybe_sweep(self, session) -> None:  # type: ignore[no-untyped-def]
+        if random.random() < self.SWEEP_PROBABILITY:  # noqa: S311 - scheduling, not security
+            session.execute(delete(EphemeralEntry).where(EphemeralEntry.expires_at <= self._clock.timestamp()))
+
+    def put(self, key: str, value: bytes, ttl: float) -> None:
+        _check(key, ttl)
+        expires = self._clock.timestamp() + ttl
+        statement = self._insert().values(key=key, value=value, expires_at=expires)
+        statement = statement.on_conflict_do_update(
+            index_elements=[EphemeralEntry.key], set_={"value": value, "expires_at": expires})
+        with self._db.transaction() as session:
+            session.execute(statement)
+            self._maybe_sweep(session)
+
+    def add(self, key: str, value: bytes, ttl: float) -> bool:
+        _check(key, ttl)
+        now = self._clock.timestamp()
+        with self._db.transaction() as session:
+            session.execute(delete(EphemeralEntry).where(EphemeralEntry.key == key,
+                                                         EphemeralEntry.expires_at <= now))
+            statement = self._insert().values(key=key, value=value, expires_at=now + ttl)
+            result = session.execute(statement.on_conflict_do_nothing(index_elements=[EphemeralEntry.key]))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def get(self, key: str) -> bytes | None:
+        _check(key)
+        with self._db.sessions() as session:
+            return session.scalar(select(EphemeralEntry.value).where(
+                EphemeralEntry.key == key, EphemeralEntry.expires_at > self._clock.timestamp()))
+
+    def take(self, key: str) -> bytes | None:
+        _check(key)
+        with self._db.transaction() as session:
+            row = session.execute(
+                delete(EphemeralEntry).where(EphemeralEntry.key == key)
+                .returning(EphemeralEntry.value, EphemeralEntry.expires_at)).first()
+        if row is None or row.expires_at <= self._clock.timestamp():
+            return None
+        return bytes(row.value)
+
+    def delete(self, key: str) -> None:
+        _check(key)
+        with self._db.transaction() as session:
+            session.execute(delete(EphemeralEntry).where(EphemeralEntry.key == key))
+
+    def increment(self, key: str, ttl: float) -> int:
+        _check(key, ttl)
+        now = self._clock.timestamp()
+        with self._db.transaction() as session:
+            session.execute(delete(EphemeralEntry).where(EphemeralEntry.key == key,
+                                                         EphemeralEntry.expires_at <= now))
+            statement = self._insert().values(key=key, value=b"0", expires_at=now + ttl)
+            session.execute(statement.on_conflict_do_nothing(index_elements=[EphemeralEntry.key]))
+            current = session.scalar(
+                select(EphemeralEntry.value).where(EphemeralEntry.key == key).with_for_update())
+            count = int(current or b"0") + 1
+            session.execute(update(EphemeralEntry).where(EphemeralEntry.key == key)
+                            .values(value=str(count).encode()))
+            return count
+
+    def ttl(self, key: str) -> float | None:
+        _check(key)
+        now = self._clock.timestamp()
+        with self._db.sessions() as session:
+            expires = session.scalar(select(EphemeralEntry.expires_at).where(
+                EphemeralEntry.key == key, EphemeralEntry.expires_at > now))
+        return None if expires is None else expires - now
+
+    def ping(self) -> None:
+        self._db.ping()
+
+
+def make_ephemeral_store(*, settings: Settings, database: Database, clock: Clock) -> EphemeralStore:
+    if settings.redis_url:
+        return RedisEphemeralStore.from_url(settings.redis_url, prefix=settings.redis_prefix)
+    return DatabaseEphemeralStore(database, clock=clock)

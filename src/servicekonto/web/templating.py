@@ -1,0 +1,51 @@
+"""Jinja2 with the gettext callables of `core.i18n`, so a template speaks the request's language."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from servicekonto.core import i18n
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def make_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    return env
+
+
+class Templates:
+    def __init__(self, *, site_name: str, is_test_system: bool) -> None:
+        self.env = make_environment()
+        self.env.globals.update(site_name=site_name, is_test_system=is_test_system, locales=i18n.LOCALES)
+
+    def render(self, request: Request, name: str, context: dict[str, Any] | None = None, *,
+               status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
+        page = self.env.get_template(name).render(
+            request=request,
+            lang=i18n.current_locale(),
+            request_id=getattr(request.state, "request_id", ""),
+            switch_query=_switch_query(request),
+            **(context or {}),
+        )
+        return HTMLResponse(page, status_code=status_code, headers=headers)
+
+
+def _switch_query(request: Request) -> str:
+    """`next=` for the language switch: back to this very page after switching."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return urlencode({"next": here})
