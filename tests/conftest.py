@@ -39,7 +39,7 @@ def _unavailable(what: str, exc: Exception) -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+def postgresql_url() -> Iterator[str]:
     """A database of our own for this test session, dropped afterwards."""
     if "postgresql" not in BACKENDS:
         pytest.skip("PostgreSQL not in SERVICEKONTO_TEST_BACKENDS")

@@ -4,17 +4,21 @@ nothing else; errors go to stderr, German first and English second, with a non-z
 from __future__ import annotations
 
 import json
+import os
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.exc import OperationalError
 
 from servicekonto.core import i18n
 from servicekonto.core.errors import ServicekontoError
 from servicekonto.core.i18n import _l
+from servicekonto.core.ids import error_id
 from servicekonto.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,12 +50,24 @@ def _message_of(exc: ServicekontoError) -> object:
 
 
 def handles_errors(func: F) -> F:
+    """Expected errors become their message; unexpected ones a message with an error id (the traceback
+    only with SERVICEKONTO_LOG_LEVEL=DEBUG), never a bare stack trace."""
+
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except ServicekontoError as exc:
             fail(_message_of(exc))
+        except OperationalError:
+            fail(_l("The database cannot be reached. Check SERVICEKONTO_DATABASE_URL and that the database "
+                    "server is running."))
+        except Exception as exc:  # noqa: BLE001 - the CLI's boundary: a message, never a bare traceback
+            if os.environ.get("SERVICEKONTO_LOG_LEVEL", "").upper() == "DEBUG":
+                traceback.print_exc()
+            reference = error_id()
+            click.echo(f"[{reference}] {type(exc).__name__}", err=True)
+            fail(_l("An unexpected error occurred. Run again with SERVICEKONTO_LOG_LEVEL=DEBUG for details."))
     return wrapper  # type: ignore[return-value]
 
 

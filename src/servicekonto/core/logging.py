@@ -14,7 +14,8 @@ import structlog
 # Keys whose values are personal data or secrets. Matched on the lower-cased key, also as a suffix.
 SENSITIVE_KEYS = frozenset({
     "password", "new_password", "current_password", "secret", "client_secret", "token", "access_token",
-    "refresh_token", "id_token", "authorization_code", "one_time_code", "otp", "pin", "authorization", "cookie", "set-cookie", "session",
+    "refresh_token", "id_token", "authorization_code", "one_time_code", "otp", "pin", "authorization",
+    "cookie", "set-cookie", "session",
     "email", "e_mail", "username", "given_name", "family_name", "name", "birth_name", "birthdate",
     "date_of_birth", "place_of_birth", "address", "street_address", "postal_code", "locality", "phone",
     "phone_number", "de_mail", "ip", "client_ip", "remote_addr", "user_agent", "query", "query_string",
@@ -29,7 +30,9 @@ def _is_sensitive(key: str) -> bool:
     return lowered in SENSITIVE_KEYS or any(lowered.endswith("_" + k) for k in SENSITIVE_KEYS)
 
 
-def drop_personal_data(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def drop_personal_data(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """A structlog processor: redact sensitive keys, and e-mail addresses anywhere in string values."""
     for key in list(event_dict):
         value = event_dict[key]

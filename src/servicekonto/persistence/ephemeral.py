@@ -117,8 +117,9 @@ class DatabaseEphemeralStore:
             session.execute(delete(EphemeralEntry).where(EphemeralEntry.key == key,
                                                          EphemeralEntry.expires_at <= now))
             statement = self._insert().values(key=key, value=value, expires_at=now + ttl)
-            result = session.execute(statement.on_conflict_do_nothing(index_elements=[EphemeralEntry.key]))
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            inserted = session.execute(statement.on_conflict_do_nothing(index_elements=[EphemeralEntry.key])
+                                       .returning(EphemeralEntry.key)).first()
+            return inserted is not None
 
     def get(self, key: str) -> bytes | None:
         _check(key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from servicekonto.core.clock import Clock
-from servicekonto.core.errors import InvalidInput, NotFound
+from servicekonto.core.errors import Conflict, InvalidInput, NotFound
 from servicekonto.core.i18n import _l
 from servicekonto.core.ids import new_uuid
 from servicekonto.domain.ports import TenantRepository
@@ -15,6 +15,11 @@ from servicekonto.domain.tenants import MAX_TENANT_NAME, Tenant, TenantStatus, n
 class TenantNameInvalid(InvalidInput):
     code = "tenant.name_invalid"
     message = _l("The tenant name must have between 1 and 200 characters.")
+
+
+class TenantNameTaken(Conflict):
+    code = "tenant.name_taken"
+    message = _l("A tenant with this name already exists.")
 
 
 class TenantNotFound(NotFound):
@@ -33,7 +38,10 @@ class TenantService:
             raise TenantNameInvalid()
         tenant = Tenant(id=str(new_uuid()), name=clean, status=TenantStatus.ACTIVE,
                         created_at=self._clock.now())
-        self._tenants.add(tenant)
+        try:
+            self._tenants.add(tenant)
+        except Conflict:
+            raise TenantNameTaken() from None
         return tenant
 
     def ensure(self, name: str) -> Tenant:

@@ -1,0 +1,139 @@
+"""One contract for every EphemeralStore adapter: the database one on SQLite and PostgreSQL, and Redis."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from servicekonto.core.clock import SystemClock
+from servicekonto.domain.ports import EphemeralStore
+from servicekonto.persistence.database import Database
+from servicekonto.persistence.ephemeral import DatabaseEphemeralStore, RedisEphemeralStore
+
+TTL = 60.0
+SHORT = 0.3
+
+
+@pytest.fixture(params=["database-sqlite", "database-postgresql", "redis"])
+def store(request: pytest.FixtureRequest) -> Iterator[EphemeralStore]:
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_url")
+        prefix = request.getfixturevalue("redis_prefix")
+        adapter = RedisEphemeralStore(redis.Redis.from_url(url), prefix=prefix)
+        yield adapter
+        return
+    from tests.conftest import _migrated
+
+    kind = request.param.removeprefix("database-")
+    url = _migrated(request.getfixturevalue(f"{kind}_url"), request.getfixturevalue("_migrations_done"))
+    database = Database(url)
+    try:
+        yield DatabaseEphemeralStore(database, clock=SystemClock())
+    finally:
+        from tests.conftest import _empty_tables
+
+        _empty_tables(database)
+        database.dispose()
+
+
+def test_put_get_delete(store: EphemeralStore) -> None:
+    assert store.get("a") is None
+    store.put("a", b"one", TTL)
+    assert store.get("a") == b"one"
+    store.put("a", b"two", TTL)
+    assert store.get("a") == b"two"
+    store.delete("a")
+    assert store.get("a") is None
+    store.delete("a")  # deleting nothing is fine
+
+
+def test_entries_expire(store: EphemeralStore) -> None:
+    store.put("short", b"x", SHORT)
+    ttl = store.ttl("short")
+    assert ttl is not None and 0 < ttl <= SHORT
+    time.sleep(SHORT + 0.2)
+    assert store.get("short") is None
+    assert store.ttl("short") is None
+    assert store.take("short") is None
+
+
+def test_take_is_single_use(store: EphemeralStore) -> None:
+    store.put("code", b"secret", TTL)
+    assert store.take("code") == b"secret"
+    assert store.take("code") is None
+    assert store.get("code") is None
+
+
+def test_take_redeems_once_under_concurrency(store: EphemeralStore) -> None:
+    store.put("race", b"prize", TTL)
+    winners: list[bytes] = []
+    barrier = threading.Barrier(8)
+
+    def redeem() -> None:
+        barrier.wait()
+        value = store.take("race")
+        if value is not None:
+            winners.append(value)
+
+    threads = [threading.Thread(target=redeem) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert winners == [b"prize"]
+
+
+def test_add_only_when_absent_or_expired(store: EphemeralStore) -> None:
+    assert store.add("lock", b"first", TTL) is True
+    assert store.add("lock", b"second", TTL) is False
+    assert store.get("lock") == b"first"
+    assert store.add("brief", b"1", SHORT) is True
+    time.sleep(SHORT + 0.2)
+    assert store.add("brief", b"2", TTL) is True
+    assert store.get("brief") == b"2"
+
+
+def test_increment_counts_and_window_starts_with_first(store: EphemeralStore) -> None:
+    assert [store.increment("hits", TTL) for _ in range(3)] == [1, 2, 3]
+    assert store.increment("window", SHORT) == 1
+    store.increment("window", TTL)  # a later increment does not extend the window
+    ttl = store.ttl("window")
+    assert ttl is not None and ttl <= SHORT
+    time.sleep(SHORT + 0.2)
+    assert store.increment("window", TTL) == 1
+
+
+def test_increment_is_atomic_under_concurrency(store: EphemeralStore) -> None:
+    def hit() -> None:
+        for _ in range(10):
+            store.increment("busy", TTL)
+
+    threads = [threading.Thread(target=hit) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.increment("busy", TTL) == 41
+
+
+def test_keys_are_bounded_and_ttls_positive(store: EphemeralStore) -> None:
+    with pytest.raises(ValueError):
+        store.put("", b"x", TTL)
+    with pytest.raises(ValueError):
+        store.put("k" * 256, b"x", TTL)
+    with pytest.raises(ValueError):
+        store.put("k", b"x", 0)
+
+
+def test_binary_values_survive(store: EphemeralStore) -> None:
+    value = bytes(range(256))
+    store.put("bin", value, TTL)
+    assert store.get("bin") == value
+
+
+def test_ping(store: EphemeralStore) -> None:
+    store.ping()

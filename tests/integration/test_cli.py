@@ -1,0 +1,92 @@
+"""The `servicekonto` command: JSON on stdout with --json, errors in German and English on stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from servicekonto.cli import main
+from tests.conftest import TEST_SECRET
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    for name in list(os.environ):
+        if name.startswith("SERVICEKONTO_"):
+            monkeypatch.delenv(name)
+    values = {"SERVICEKONTO_DATA_DIR": str(tmp_path), "SERVICEKONTO_SECRET_KEY": TEST_SECRET}
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_migrate_is_idempotent(env: dict[str, str]) -> None:
+    assert run("migrate", "--json")[:2] == (0, '{"status": "ok"}\n')
+    assert run("migrate", "--json")[:2] == (0, '{"status": "ok"}\n')
+
+
+def test_tenant_create_prints_one_json_object(env: dict[str, str]) -> None:
+    run("migrate")
+    code, out, err = run("tenant", "create", "--name", "Stadt  Köln ", "--json")
+    assert code == 0, err
+    created = json.loads(out)
+    assert created["name"] == "Stadt Köln" and len(created["id"]) == 36
+
+
+def test_duplicate_tenant_fails_in_both_languages(env: dict[str, str]) -> None:
+    run("migrate")
+    run("tenant", "create", "--name", "Bonn")
+    code, out, err = run("tenant", "create", "--name", "Bonn", "--json")
+    assert code == 1 and out == ""
+    assert "Einen Mandanten mit diesem Namen gibt es bereits." in err
+    assert "A tenant with this name already exists." in err
+
+
+def test_empty_tenant_name_is_refused(env: dict[str, str]) -> None:
+    run("migrate")
+    code, _out, err = run("tenant", "create", "--name", "   ")
+    assert code == 1 and "zwischen 1 und 200 Zeichen" in err
+
+
+def test_demo_is_idempotent(env: dict[str, str]) -> None:
+    run("migrate")
+    first = json.loads(run("demo", "--json")[1])
+    second = json.loads(run("demo", "--json")[1])
+    assert first == second
+
+
+def test_service_commands_say_not_available_yet(env: dict[str, str]) -> None:
+    code, _out, err = run("oidc-client", "create", "--tenant", "x", "--name", "y", "--json")
+    assert code == 3 and "noch nicht verfügbar" in err
+    code, _out, err = run("saml-sp", "add", "--tenant", "x", "--metadata", "m.xml")
+    assert code == 3 and "not available yet" in err
+
+
+def test_bad_configuration_is_a_message_not_a_traceback(env: dict[str, str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SERVICEKONTO_ENVIRONMENT", "production")
+    code, _out, err = run("migrate")
+    assert code == 1
+    assert "Traceback" not in err and "https" in err
+
+
+def test_serve_refuses_an_unmigrated_database(env: dict[str, str]) -> None:
+    code, _out, err = run("serve", "--port", "1")
+    assert code == 1 and "servicekonto migrate" in err
+
+
+def test_python_dash_m_is_the_same_command(env: dict[str, str]) -> None:
+    result = subprocess.run([sys.executable, "-m", "servicekonto", "--help"], capture_output=True, text=True,
+                            check=True, env={**os.environ, **env})
+    assert "tenant" in result.stdout and "keys" in result.stdout
