@@ -7,6 +7,7 @@ factory uvicorn's workers call.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -18,11 +19,13 @@ from servicekonto.core.logging import configure_logging
 from servicekonto.domain.ports import EphemeralStore
 from servicekonto.persistence.database import Database
 from servicekonto.persistence.ephemeral import make_ephemeral_store
+from servicekonto.persistence.keys import SqlKeyRepository
 from servicekonto.persistence.tenants import SqlTenantRepository
 from servicekonto.services.keys import KeyService
 from servicekonto.services.tenants import TenantService
 from servicekonto.settings import Settings, load_settings
 from servicekonto.web import errors, health, pages
+from servicekonto.web import keys as key_routes
 from servicekonto.web.components import Components
 from servicekonto.web.metrics import Metrics
 from servicekonto.web.request_context import RequestContextMiddleware
@@ -56,7 +59,14 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         database=database,
         ephemeral=ephemeral,
         tenants=TenantService(tenants=SqlTenantRepository(database), clock=clock),
-        keys=KeyService(),
+        keys=KeyService(
+            keys=SqlKeyRepository(database),
+            secret=settings.deployment_secret(),
+            clock=clock,
+            issuer_host=urlsplit(settings.base_url).hostname or "localhost",
+            publish_seconds=settings.key_publish_seconds,
+            cache_seconds=settings.keys_cache_seconds,
+        ),
     )
 
 
@@ -72,15 +82,17 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Sta
         readiness_checks=readiness,
         base_url=settings.base_url,
         https=settings.uses_https,
-        services={"tenants": container.tenants},
+        services={"tenants": container.tenants, "keys": container.keys},
     )
     app = Starlette(
         routes=[
             *pages.routes,
             *health.routes,
+            *key_routes.routes,
             Mount("/static", app=StaticFiles(directory=TEMPLATE_DIR.parent / "static"), name="static"),
         ],
-        middleware=[Middleware(RequestContextMiddleware, metrics=metrics, https=settings.uses_https)],
+        middleware=[Middleware(RequestContextMiddleware, metrics=metrics, https=settings.uses_https,
+                               error_response=errors.internal_error_page)],
         exception_handlers=errors.exception_handlers,  # type: ignore[arg-type]
     )
     app.state.components = web

@@ -66,13 +66,12 @@ async def servicekonto_error(request: Request, exc: Exception) -> Response:
     return error_page(request, exc.http_status, exc.user_message())
 
 
-async def unexpected_error(request: Request, exc: Exception) -> Response:
-    log.error("unhandled_exception", error_type=type(exc).__name__, exc_info=exc)
+def internal_error_page(request: Request) -> Response:
+    """Rendered by the request-context middleware for anything no handler caught."""
     return error_page(request, 500)
 
 
 exception_handlers = {
     HTTPException: http_exception,
     ServicekontoError: servicekonto_error,
-    Exception: unexpected_error,
 }

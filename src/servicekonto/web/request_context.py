@@ -4,12 +4,14 @@ access log without personal data (no query strings, no addresses, no cookies).""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from http.cookies import SimpleCookie
 from typing import Any
 
 import structlog
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekonto.core import i18n
@@ -70,10 +72,12 @@ def choose_locale(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, https: bool) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, https: bool,
+                 error_response: Callable[[Request], Response]) -> None:
         self.app = app
         self.metrics = metrics
         self.headers = security_headers(https=https)
+        self.error_response = error_response
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,10 +93,12 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500
+        response_started = False
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
                 for name, value in self.headers:
@@ -107,6 +113,13 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            # The boundary for the unexpected: logged with the request id, answered with the error page
+            # (inside this middleware, so the page carries the security headers and the id too).
+            log.error("unhandled_exception", error_type=type(exc).__name__, exc_info=exc)
+            if response_started:
+                raise
+            await self.error_response(Request(scope))(scope, receive, send_with_headers)
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)

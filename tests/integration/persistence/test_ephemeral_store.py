@@ -1,4 +1,5 @@
-"""One contract for every EphemeralStore adapter: the database one on SQLite and PostgreSQL, and Redis."""
+"""One contract for every EphemeralStore adapter (the database one on SQLite and PostgreSQL, Redis) and
+for the in-memory fake the unit tests use."""
 
 from __future__ import annotations
 
@@ -13,13 +14,17 @@ from servicekonto.core.clock import SystemClock
 from servicekonto.domain.ports import EphemeralStore
 from servicekonto.persistence.database import Database
 from servicekonto.persistence.ephemeral import DatabaseEphemeralStore, RedisEphemeralStore
+from tests.fakes.ephemeral import MemoryEphemeralStore
 
 TTL = 60.0
 SHORT = 0.3
 
 
-@pytest.fixture(params=["database-sqlite", "database-postgresql", "redis"])
+@pytest.fixture(params=["database-sqlite", "database-postgresql", "redis", "memory-fake"])
 def store(request: pytest.FixtureRequest) -> Iterator[EphemeralStore]:
+    if request.param == "memory-fake":
+        yield MemoryEphemeralStore()
+        return
     if request.param == "redis":
         url = request.getfixturevalue("redis_url")
         prefix = request.getfixturevalue("redis_prefix")
