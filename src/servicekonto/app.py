@@ -15,16 +15,29 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from servicekonto.core.clock import Clock, SystemClock
+from servicekonto.core.crypto import derive_key
 from servicekonto.core.logging import configure_logging
-from servicekonto.domain.ports import EphemeralStore
+from servicekonto.domain.ports import AccountRepository, EphemeralStore, Mailer
+from servicekonto.mail import make_mailer
+from servicekonto.persistence.accounts import SqlAccountRepository
+from servicekonto.persistence.audit import SqlAuditLog
 from servicekonto.persistence.database import Database
 from servicekonto.persistence.ephemeral import make_ephemeral_store
 from servicekonto.persistence.keys import SqlKeyRepository
 from servicekonto.persistence.tenants import SqlTenantRepository
+from servicekonto.services.accounts import AccountService
+from servicekonto.services.audit import Auditor
+from servicekonto.services.authentication import PasswordAuthenticator
+from servicekonto.services.flows import FlowStore
 from servicekonto.services.keys import KeyService
+from servicekonto.services.mail import MailComposer
+from servicekonto.services.passwords import PasswordHasher
+from servicekonto.services.sessions import SessionService
 from servicekonto.services.tenants import TenantService
+from servicekonto.services.throttle import LoginThrottle
+from servicekonto.services.tokens import TokenService
 from servicekonto.settings import Settings, load_settings
-from servicekonto.web import errors, health, pages
+from servicekonto.web import account_pages, dev_pages, errors, health, pages, settings_pages
 from servicekonto.web import keys as key_routes
 from servicekonto.web.components import Components
 from servicekonto.web.metrics import Metrics
@@ -44,6 +57,14 @@ class Container:
     ephemeral: EphemeralStore
     tenants: TenantService
     keys: KeyService
+    mailer: Mailer
+    account_repository: AccountRepository
+    auditor: Auditor
+    sessions: SessionService
+    flows: FlowStore
+    authenticator: PasswordAuthenticator
+    accounts: AccountService
+    csrf_key: bytes
 
     def close(self) -> None:
         self.database.dispose()
@@ -53,6 +74,20 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     clock = clock or SystemClock()
     database = Database(settings.effective_database_url, pool_size=settings.database_pool_size)
     ephemeral = make_ephemeral_store(settings=settings, database=database, clock=clock)
+    secret = settings.deployment_secret()
+    mailer = make_mailer(settings, clock=clock)
+    mails = MailComposer(mailer=mailer, site_name=SITE_NAME, base_url=settings.base_url)
+    account_repository = SqlAccountRepository(database)
+    auditor = Auditor(log=SqlAuditLog(database), clock=clock)
+    hasher = PasswordHasher()
+    throttle = LoginThrottle(store=ephemeral, clock=clock, key=derive_key(secret, "servicekonto/throttle/v1"))
+    authenticator = PasswordAuthenticator(accounts=account_repository, hasher=hasher, throttle=throttle,
+                                          auditor=auditor, mails=mails, clock=clock, base_url=settings.base_url)
+    accounts = AccountService(
+        accounts=account_repository, hasher=hasher,
+        tokens=TokenService(store=ephemeral, key=derive_key(secret, "servicekonto/tokens/v1")),
+        mails=mails, auditor=auditor, throttle=throttle, authenticator=authenticator, store=ephemeral, clock=clock,
+        base_url=settings.base_url)
     return Container(
         settings=settings,
         clock=clock,
@@ -67,6 +102,15 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
             publish_seconds=settings.key_publish_seconds,
             cache_seconds=settings.keys_cache_seconds,
         ),
+        mailer=mailer,
+        account_repository=account_repository,
+        auditor=auditor,
+        sessions=SessionService(store=ephemeral, accounts=account_repository, clock=clock,
+                                key=derive_key(secret, "servicekonto/sessions/v1")),
+        flows=FlowStore(store=ephemeral, clock=clock, key=derive_key(secret, "servicekonto/flows/v1")),
+        authenticator=authenticator,
+        accounts=accounts,
+        csrf_key=derive_key(secret, "servicekonto/csrf/v1"),
     )
 
 
@@ -82,11 +126,20 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Sta
         readiness_checks=readiness,
         base_url=settings.base_url,
         https=settings.uses_https,
-        services={"tenants": container.tenants, "keys": container.keys},
+        csrf_key=container.csrf_key,
+        services={
+            "tenants": container.tenants, "keys": container.keys, "accounts": container.accounts,
+            "accounts_repo": container.account_repository, "sessions": container.sessions,
+            "flows": container.flows, "authenticator": container.authenticator, "auditor": container.auditor,
+            "outbox": getattr(container.mailer, "folder", None) if settings.is_test_system else None,
+        },
     )
     app = Starlette(
         routes=[
             *pages.routes,
+            *account_pages.routes,
+            *settings_pages.routes,
+            *dev_pages.routes,
             *health.routes,
             *key_routes.routes,
             Mount("/static", app=StaticFiles(directory=TEMPLATE_DIR.parent / "static"), name="static"),

@@ -109,6 +109,8 @@ class Settings(BaseSettings):
             raise ValueError("the eID simulator is for test systems only; production refuses it")
         if not self.base_url.startswith("https://"):
             raise ValueError("production needs an https base_url")
+        if not self.smtp_url:
+            raise ValueError("production needs SERVICEKONTO_SMTP_URL; the local mail outbox is for test systems")
         if self.secret_key is None and self.secret_key_file is None:
             raise ValueError("production needs SERVICEKONTO_SECRET_KEY or SERVICEKONTO_SECRET_KEY_FILE")
         if self.secret_key is not None:

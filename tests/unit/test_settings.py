@@ -11,6 +11,7 @@ from servicekonto.core.errors import ConfigurationError
 from servicekonto.settings import load_settings
 
 STRONG = "Zq4r8TwX2mN6pL0vB3yK7hJ5gF1dS9aQ"
+SMTP = "smtp://mail.example.de:25"
 
 
 @pytest.fixture(autouse=True)
@@ -40,26 +41,34 @@ def test_test_system_generates_and_keeps_its_secret(tmp_path: Path) -> None:
 @pytest.mark.parametrize("secret", ["changeme", "secret", "short-but-random-9f", "a" * 40])
 def test_production_refuses_weak_secrets(secret: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
-        load_settings(environment="production", base_url="https://konto.example.de", secret_key=secret)
+        load_settings(environment="production", base_url="https://konto.example.de", secret_key=secret,
+                      smtp_url="smtp://mail.example.de:25")
     assert "SECRET_KEY" in (caught.value.detail or "") or "secret" in (caught.value.detail or "")
 
 
 def test_production_refuses_the_eid_simulator() -> None:
     with pytest.raises(ConfigurationError) as caught:
         load_settings(environment="production", base_url="https://konto.example.de", secret_key=STRONG,
-                      eid_backend="simulator")
+                      smtp_url=SMTP, eid_backend="simulator")
     assert "simulator" in (caught.value.detail or "")
+
+
+def test_production_refuses_the_local_outbox() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(environment="production", base_url="https://konto.example.de", secret_key=STRONG)
+    assert "SMTP_URL" in (caught.value.detail or "")
 
 
 def test_production_refuses_plain_http_and_missing_secret() -> None:
     with pytest.raises(ConfigurationError):
         load_settings(environment="production", base_url="http://konto.example.de", secret_key=STRONG)
     with pytest.raises(ConfigurationError):
-        load_settings(environment="production", base_url="https://konto.example.de")
+        load_settings(environment="production", base_url="https://konto.example.de", smtp_url=SMTP)
 
 
 def test_production_with_real_values_starts_without_eid_simulator() -> None:
-    settings = load_settings(environment="production", base_url="https://konto.example.de/", secret_key=STRONG)
+    settings = load_settings(environment="production", base_url="https://konto.example.de/", secret_key=STRONG,
+                             smtp_url=SMTP)
     assert settings.base_url == "https://konto.example.de"
     assert settings.effective_eid_backend == "none"
     assert settings.uses_https

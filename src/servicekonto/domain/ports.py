@@ -4,9 +4,12 @@ tests) implement them, `app.py` wires them in."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from servicekonto.domain.accounts import Account, StoredAttribute
+from servicekonto.domain.audit import AuditRecord
 from servicekonto.domain.keys import KeyPurpose, StoredKey
 from servicekonto.domain.tenants import Tenant
 
@@ -62,3 +65,55 @@ class KeyRepository(Protocol):
 
     def published(self, now: datetime) -> Sequence[StoredKey]:
         """Active keys and retired keys still within their publication window."""
+
+
+class AccountRepository(Protocol):
+    def add(self, account: Account) -> None:
+        """Raise `AccountConflict` naming the field ("username" or "email") that is taken."""
+
+    def get(self, account_id: str) -> Account | None: ...
+
+    def find_by_login(self, identifier: str) -> Account | None:
+        """By canonical username or canonical e-mail address."""
+
+    def find_by_email(self, email: str) -> Account | None: ...
+
+    def session_epoch(self, account_id: str) -> int | None:
+        """The current session epoch (None when the account is gone): sessions of an older epoch are over."""
+
+    def activate(self, account_id: str, *, now: datetime) -> bool:
+        """Pending → active; False when there was no pending account."""
+
+    def set_password(self, account_id: str, password_hash: str, *, end_sessions: bool, now: datetime) -> int:
+        """Store a new hash; with `end_sessions` the epoch moves on. Returns the epoch now in force."""
+
+    def set_email(self, account_id: str, email: str, *, now: datetime) -> None: ...
+
+    def attributes(self, account_id: str) -> Sequence[StoredAttribute]: ...
+
+    def change_attributes(self, account_id: str, changes: dict[str, StoredAttribute | None], *, now: datetime) -> None:
+        """Set or (None) remove several values in one transaction."""
+
+    def delete(self, account_id: str) -> bool: ...
+
+    def delete_pending_before(self, cutoff: datetime) -> int: ...
+
+
+class AuditLog(Protocol):
+    def record(self, record: AuditRecord) -> None: ...
+
+    def for_account(self, account_id: str, *, limit: int = 20) -> Sequence[AuditRecord]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMail:
+    to: str
+    subject: str
+    text: str
+    html: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Mailer(Protocol):
+    def send(self, mail: OutgoingMail) -> None:
+        """Deliver or raise; callers decide whether a failed mail fails the action."""

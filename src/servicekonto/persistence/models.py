@@ -8,9 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     Float,
+    ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     String,
@@ -100,3 +103,52 @@ class EphemeralEntry(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[bytes] = mapped_column(LargeBinary)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class Account(Base):
+    """A citizen account. Usernames and e-mail addresses are unique in their canonical (case-folded) form;
+    a row is deleted outright when the citizen deletes the account."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    username_canonical: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    email_canonical: Mapped[str] = mapped_column(String(320), unique=True)
+    email_verified_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    locale: Mapped[str] = mapped_column(String(8))
+    session_epoch: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AccountAttribute(Base):
+    """One master-data value with where it came from and the trust level that source carries."""
+
+    __tablename__ = "account_attributes"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(32))
+    trust_level: Mapped[int]
+    updated_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Append-only; no personal data (event tag, random ids, names of fields — never values)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+    event: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    actor: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[str] = mapped_column(Text, default="{}")

@@ -19,7 +19,14 @@ class Components:
     readiness_checks: dict[str, Callable[[], None]]
     base_url: str
     https: bool
+    csrf_key: bytes = b""
     services: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base_origin(self) -> str:
+        """scheme://host[:port] of the public URL, for the Origin check on POSTs."""
+        scheme, _, rest = self.base_url.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
 def components(request: Request) -> Components:

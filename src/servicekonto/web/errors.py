@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from servicekonto.core.errors import ServicekontoError
 from servicekonto.core.i18n import _l
 from servicekonto.web.components import components
+from servicekonto.web.session_context import LoginRequired
 
 log = structlog.get_logger("servicekonto.errors")
 
@@ -71,7 +72,13 @@ def internal_error_page(request: Request) -> Response:
     return error_page(request, 500)
 
 
+async def login_required(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequired)
+    return exc.response
+
+
 exception_handlers = {
     HTTPException: http_exception,
     ServicekontoError: servicekonto_error,
+    LoginRequired: login_required,
 }

@@ -26,7 +26,18 @@ def safe_local_path(target: str | None, default: str = "/") -> str:
 
 
 async def start(request: Request) -> Response:
-    return components(request).templates.render(request, "start.html")
+    from servicekonto.web.feedback import notice
+
+    return components(request).templates.render(
+        request, "start.html", {"notice": notice(request.query_params.get("hinweis"))})
+
+
+async def terms(request: Request) -> Response:
+    return components(request).templates.render(request, "terms.html")
+
+
+async def privacy(request: Request) -> Response:
+    return components(request).templates.render(request, "privacy.html")
 
 
 async def accessibility(request: Request) -> Response:
@@ -47,5 +58,7 @@ async def switch_language(request: Request) -> Response:
 routes = [
     Route("/", start, name="start"),
     Route("/barrierefreiheit", accessibility, name="accessibility"),
+    Route("/nutzungsbedingungen", terms, name="terms"),
+    Route("/datenschutz", privacy, name="privacy"),
     Route("/sprache/{locale}", switch_language, name="switch_language"),
 ]

@@ -35,13 +35,22 @@ class Templates:
 
     def render(self, request: Request, name: str, context: dict[str, Any] | None = None, *,
                status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
-        page = self.env.get_template(name).render(
-            request=request,
-            lang=i18n.current_locale(),
-            request_id=getattr(request.state, "request_id", ""),
-            switch_query=_switch_query(request),
-            **(context or {}),
-        )
+        from servicekonto.web.forms import csrf_token
+        from servicekonto.web.session_context import current_session
+
+        values: dict[str, Any] = {
+            "request": request,
+            "lang": i18n.current_locale(),
+            "request_id": getattr(request.state, "request_id", ""),
+            "switch_query": _switch_query(request),
+            "csrf_token": lambda: csrf_token(request),
+            "logged_in": _logged_in(request, current_session),
+            "errors": {},
+            "values": {},
+            "notice": None,
+        }
+        values.update(context or {})
+        page = self.env.get_template(name).render(**values)
         return HTMLResponse(page, status_code=status_code, headers=headers)
 
 
@@ -49,3 +58,13 @@ def _switch_query(request: Request) -> str:
     """`next=` for the language switch: back to this very page after switching."""
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return urlencode({"next": here})
+
+
+def _logged_in(request: Request, current_session: Any) -> bool:
+    """Error pages render even when the session store is down."""
+    if "sessions" not in request.app.state.components.services:
+        return False
+    try:
+        return current_session(request) is not None
+    except Exception:  # noqa: BLE001 - a broken store must not break the error page
+        return False

@@ -1,0 +1,64 @@
+"""Audit events: an append-only record of what happened, never of personal data. Tags are
+`source:subject:action` (as in PyPI's warehouse); only members of this enum can be written."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from servicekonto.core.i18n import LazyString, _l
+
+
+class AuditEvent(enum.StrEnum):
+    ACCOUNT_REGISTERED = "account:account:registered"
+    ACCOUNT_VERIFIED = "account:email:verified"
+    ACCOUNT_LOCKED = "account:account:locked"
+    ACCOUNT_DELETED = "account:account:deleted"
+    LOGIN_SUCCEEDED = "account:session:login"
+    LOGIN_FAILED = "account:session:login_failed"
+    LOGGED_OUT = "account:session:logout"
+    PASSWORD_CHANGED = "account:password:changed"
+    PASSWORD_RESET_REQUESTED = "account:password:reset_requested"
+    PASSWORD_RESET = "account:password:reset"
+    MASTER_DATA_CHANGED = "account:master_data:changed"
+    EMAIL_CHANGE_REQUESTED = "account:email:change_requested"
+    EMAIL_CHANGED = "account:email:changed"
+    TENANT_CREATED = "admin:tenant:created"
+    KEYS_ROTATED = "admin:keys:rotated"
+
+    @property
+    def shown_to_citizen(self) -> bool:
+        """The security events the account overview lists."""
+        return self in _CITIZEN_LABELS
+
+    @property
+    def label(self) -> LazyString:
+        return _CITIZEN_LABELS.get(self, _l("Other event"))
+
+
+_CITIZEN_LABELS = {
+    AuditEvent.ACCOUNT_REGISTERED: _l("Account registered"),
+    AuditEvent.ACCOUNT_VERIFIED: _l("E-mail address confirmed"),
+    AuditEvent.ACCOUNT_LOCKED: _l("Login temporarily locked after failed attempts"),
+    AuditEvent.LOGIN_SUCCEEDED: _l("Logged in"),
+    AuditEvent.LOGIN_FAILED: _l("Failed login attempt"),
+    AuditEvent.LOGGED_OUT: _l("Logged out"),
+    AuditEvent.PASSWORD_CHANGED: _l("Password changed"),
+    AuditEvent.PASSWORD_RESET: _l("Password reset by e-mail"),
+    AuditEvent.MASTER_DATA_CHANGED: _l("Master data changed"),
+    AuditEvent.EMAIL_CHANGED: _l("E-mail address changed"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """`account_id` is a random id, not personal data once the account is gone; `details` hold names of
+    fields or methods, never values."""
+
+    event: AuditEvent
+    occurred_at: datetime
+    account_id: str | None = None
+    tenant_id: str | None = None
+    actor: str | None = None
+    details: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,159 @@
+"""AccountRepository on SQLAlchemy: every lookup is an indexed point query (100 million accounts)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from servicekonto.domain.accounts import (
+    Account,
+    AccountConflict,
+    AccountStatus,
+    StoredAttribute,
+    canonical_email,
+    canonical_username,
+)
+from servicekonto.domain.attributes import AttributeSource
+from servicekonto.domain.trust import TrustLevel
+from servicekonto.persistence import models
+from servicekonto.persistence.database import Database
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _account(row: models.Account) -> Account:
+    return Account(id=str(row.id), username=row.username, email=row.email, status=AccountStatus(row.status),
+                   password_hash=row.password_hash, locale=row.locale, session_epoch=row.session_epoch,
+                   created_at=row.created_at, email_verified_at=row.email_verified_at)
+
+
+def _attribute(row: models.AccountAttribute) -> StoredAttribute:
+    return StoredAttribute(key=row.key, value=row.value, source=AttributeSource(row.source),
+                           trust_level=TrustLevel(row.trust_level), updated_at=row.updated_at)
+
+
+class SqlAccountRepository:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def add(self, account: Account) -> None:
+        username = canonical_username(account.username)
+        email = canonical_email(account.email)
+        with self._db.sessions() as session:
+            taken = session.execute(select(models.Account.username_canonical, models.Account.email_canonical).where(
+                or_(models.Account.username_canonical == username, models.Account.email_canonical == email))).first()
+        if taken is not None:
+            raise AccountConflict("username" if taken.username_canonical == username else "email")
+        try:
+            with self._db.transaction() as session:
+                session.add(models.Account(
+                    id=uuid.UUID(account.id), username=account.username, username_canonical=username,
+                    email=account.email, email_canonical=email, email_verified_at=account.email_verified_at,
+                    status=account.status.value, password_hash=account.password_hash, locale=account.locale,
+                    session_epoch=account.session_epoch, created_at=account.created_at,
+                    updated_at=account.created_at))
+        except IntegrityError:  # lost a race with a concurrent registration
+            raise AccountConflict("username") from None
+
+    def get(self, account_id: str) -> Account | None:
+        key = _uuid(account_id)
+        if key is None:
+            return None
+        with self._db.sessions() as session:
+            row = session.get(models.Account, key)
+            return _account(row) if row else None
+
+    def find_by_login(self, identifier: str) -> Account | None:
+        column = (models.Account.email_canonical if "@" in identifier else models.Account.username_canonical)
+        value = canonical_email(identifier) if "@" in identifier else canonical_username(identifier)
+        with self._db.sessions() as session:
+            row = session.scalar(select(models.Account).where(column == value))
+            return _account(row) if row else None
+
+    def find_by_email(self, email: str) -> Account | None:
+        with self._db.sessions() as session:
+            row = session.scalar(select(models.Account).where(
+                models.Account.email_canonical == canonical_email(email)))
+            return _account(row) if row else None
+
+    def session_epoch(self, account_id: str) -> int | None:
+        key = _uuid(account_id)
+        if key is None:
+            return None
+        with self._db.sessions() as session:
+            return session.scalar(select(models.Account.session_epoch).where(
+                models.Account.id == key, models.Account.status == AccountStatus.ACTIVE.value))
+
+    def activate(self, account_id: str, *, now: datetime) -> bool:
+        key = _uuid(account_id)
+        with self._db.transaction() as session:
+            result = session.execute(update(models.Account).where(
+                models.Account.id == key, models.Account.status == AccountStatus.PENDING.value).values(
+                status=AccountStatus.ACTIVE.value, email_verified_at=now, updated_at=now))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def set_password(self, account_id: str, password_hash: str, *, end_sessions: bool, now: datetime) -> int:
+        key = _uuid(account_id)
+        with self._db.transaction() as session:
+            row = session.get(models.Account, key, with_for_update=True)
+            if row is None:
+                return 0
+            row.password_hash = password_hash
+            row.updated_at = now
+            if end_sessions:
+                row.session_epoch += 1
+            return row.session_epoch
+
+    def set_email(self, account_id: str, email: str, *, now: datetime) -> None:
+        key = _uuid(account_id)
+        try:
+            with self._db.transaction() as session:
+                session.execute(update(models.Account).where(models.Account.id == key).values(
+                    email=email, email_canonical=canonical_email(email), email_verified_at=now, updated_at=now))
+        except IntegrityError:
+            raise AccountConflict("email") from None
+
+    def attributes(self, account_id: str) -> Sequence[StoredAttribute]:
+        key = _uuid(account_id)
+        with self._db.sessions() as session:
+            rows = session.scalars(select(models.AccountAttribute).where(models.AccountAttribute.account_id == key))
+            return [_attribute(row) for row in rows]
+
+    def change_attributes(self, account_id: str, changes: dict[str, StoredAttribute | None], *, now: datetime) -> None:
+        key = _uuid(account_id)
+        with self._db.transaction() as session:
+            for name, attribute in changes.items():
+                row = session.get(models.AccountAttribute, (key, name))
+                if attribute is None:
+                    if row is not None:
+                        session.delete(row)
+                elif row is None:
+                    session.add(models.AccountAttribute(
+                        account_id=key, key=name, value=attribute.value, source=attribute.source.value,
+                        trust_level=int(attribute.trust_level), updated_at=now))
+                else:
+                    row.value, row.source = attribute.value, attribute.source.value
+                    row.trust_level, row.updated_at = int(attribute.trust_level), now
+            session.execute(update(models.Account).where(models.Account.id == key).values(updated_at=now))
+
+    def delete(self, account_id: str) -> bool:
+        key = _uuid(account_id)
+        with self._db.transaction() as session:
+            session.execute(delete(models.AccountAttribute).where(models.AccountAttribute.account_id == key))
+            result = session.execute(delete(models.Account).where(models.Account.id == key))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def delete_pending_before(self, cutoff: datetime) -> int:
+        with self._db.transaction() as session:
+            result = session.execute(delete(models.Account).where(
+                models.Account.status == AccountStatus.PENDING.value, models.Account.created_at < cutoff))
+            return int(result.rowcount)  # type: ignore[attr-defined]

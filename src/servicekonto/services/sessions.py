@@ -1,0 +1,113 @@
+"""Server-side sessions in the ephemeral store. The browser holds a random id; the store holds only a
+keyed hash of it. Idle and absolute lifetimes follow the session's trust level (DESIGN.md §2); a password
+change or reset moves the account's session epoch on, which ends every older session at once."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from servicekonto.core.clock import Clock
+from servicekonto.core.crypto import keyed_hash
+from servicekonto.core.ids import random_token
+from servicekonto.domain.accounts import Account
+from servicekonto.domain.ports import AccountRepository, EphemeralStore
+from servicekonto.domain.trust import DEFAULT_SESSION_LIMITS, SessionLimits, TrustLevel
+
+TOUCH_INTERVAL = 60.0  # write the idle timestamp at most once a minute
+
+
+@dataclass
+class Session:
+    id: str
+    account_id: str
+    trust_level: TrustLevel
+    methods: list[str]
+    auth_time: float
+    created_at: float
+    last_seen: float
+    epoch: int
+    csrf_secret: str
+    data: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        value = asdict(self)
+        del value["id"]
+        value["trust_level"] = int(self.trust_level)
+        return json.dumps(value, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, session_id: str, raw: bytes) -> Session:
+        value = json.loads(raw)
+        value["trust_level"] = TrustLevel(value["trust_level"])
+        return cls(id=session_id, **value)
+
+
+class SessionService:
+    def __init__(self, *, store: EphemeralStore, accounts: AccountRepository, clock: Clock, key: bytes,
+                 limits: dict[TrustLevel, SessionLimits] | None = None) -> None:
+        self._store = store
+        self._accounts = accounts
+        self._clock = clock
+        self._key = key
+        self._limits = limits or DEFAULT_SESSION_LIMITS
+
+    def _storage_key(self, session_id: str) -> str:
+        return "session:" + keyed_hash(self._key, session_id)
+
+    def limits(self, level: TrustLevel) -> SessionLimits:
+        return self._limits[level]
+
+    def _ttl(self, session: Session, now: float) -> float:
+        limits = self._limits[session.trust_level]
+        return min(float(limits.idle), session.created_at + limits.absolute - now)
+
+    def _save(self, session: Session, now: float) -> None:
+        ttl = self._ttl(session, now)
+        if ttl > 0:
+            self._store.put(self._storage_key(session.id), session.to_json(), ttl)
+
+    def create(self, account: Account, *, level: TrustLevel, methods: list[str], auth_time: float | None = None,
+               epoch: int | None = None) -> Session:
+        """Always a new id (no session fixation, ASVS 3.2.1)."""
+        now = self._clock.timestamp()
+        session = Session(id=random_token(32), account_id=account.id, trust_level=level, methods=list(methods),
+                          auth_time=auth_time or now, created_at=now, last_seen=now,
+                          epoch=account.session_epoch if epoch is None else epoch, csrf_secret=random_token(16))
+        self._save(session, now)
+        return session
+
+    def load(self, session_id: str | None) -> Session | None:
+        """The live session for this id, or None: unknown, idle or absolute limit passed, or ended by the
+        account's epoch (password change, reset, deletion)."""
+        if not session_id or len(session_id) > 100:
+            return None
+        raw = self._store.get(self._storage_key(session_id))
+        if raw is None:
+            return None
+        session = Session.from_json(session_id, raw)
+        now = self._clock.timestamp()
+        limits = self._limits[session.trust_level]
+        if now - session.created_at >= limits.absolute or now - session.last_seen >= limits.idle:
+            self.end(session_id)
+            return None
+        if self._accounts.session_epoch(session.account_id) != session.epoch:
+            self.end(session_id)
+            return None
+        if now - session.last_seen >= TOUCH_INTERVAL:
+            session.last_seen = now
+            self._save(session, now)
+        return session
+
+    def reissue(self, session: Session, *, epoch: int) -> Session:
+        """A new id for the same login (after a password change: this browser stays, others are out)."""
+        self.end(session.id)
+        now = self._clock.timestamp()
+        renewed = Session(id=random_token(32), account_id=session.account_id, trust_level=session.trust_level,
+                          methods=session.methods, auth_time=session.auth_time, created_at=session.created_at,
+                          last_seen=now, epoch=epoch, csrf_secret=random_token(16), data=session.data)
+        self._save(renewed, now)
+        return renewed
+
+    def end(self, session_id: str) -> None:
+        self._store.delete(self._storage_key(session_id))

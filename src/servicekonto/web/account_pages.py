@@ -1,0 +1,236 @@
+"""Public self-service pages: registration and confirmation, login and logout, password recovery."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from servicekonto.core import i18n
+from servicekonto.core.errors import InvalidInput, ServicekontoError
+from servicekonto.domain.accounts import USERNAME_RULES
+from servicekonto.domain.audit import AuditEvent
+from servicekonto.domain.flows import Flow, FlowExpired, FlowKind, FlowNotFound, FlowState
+from servicekonto.domain.passwords import STRENGTH_LABELS, PasswordRejected, strength
+from servicekonto.services.accounts import PasswordsDiffer, TermsNotAccepted
+from servicekonto.services.authentication import CredentialsInvalid
+from servicekonto.services.throttle import LoginLocked
+from servicekonto.services.tokens import TokenInvalid
+from servicekonto.web.components import components
+from servicekonto.web.feedback import Message, error_message, field_errors, notice
+from servicekonto.web.forms import Form, browser_id, form_page, values_without_secrets
+from servicekonto.web.pages import safe_local_path
+from servicekonto.web.session_context import (
+    clear_session_cookie,
+    current_session,
+    set_session_cookie,
+)
+
+
+def _svc(request: Request, name: str):  # type: ignore[no-untyped-def]
+    return components(request).services[name]
+
+
+def _render(request: Request, template: str, status_code: int = 200, **context: object) -> Response:
+    return components(request).templates.render(request, template, context, status_code=status_code)
+
+
+def _redirect(path: str, **params: str) -> RedirectResponse:
+    return RedirectResponse(path + ("?" + urlencode(params) if params else ""), status_code=303)
+
+
+def client_address(request: Request) -> str | None:
+    """The peer address (uvicorn resolves X-Forwarded-For from trusted proxies); only ever hashed."""
+    return request.client.host if request.client else None
+
+
+def _flow(request: Request, kind: FlowKind, *, data: dict[str, str] | None = None) -> tuple[Flow, Message | None]:
+    """The flow named in the URL, or a new one (with a note when the old one expired)."""
+    flows = _svc(request, "flows")
+    flow_id = request.query_params.get("flow")
+    if flow_id:
+        try:
+            return flows.load(flow_id, kind, binding=browser_id(request)), None
+        except (FlowNotFound, FlowExpired) as exc:
+            return flows.start(kind, binding=browser_id(request), data=data), error_message(exc)
+    return flows.start(kind, binding=browser_id(request), data=data), None
+
+
+# -- registration -------------------------------------------------------------------------------------------
+
+@form_page
+def register(request: Request, form: Form) -> Response:
+    flow, expired = _flow(request, FlowKind.REGISTRATION)
+    context: dict[str, object] = {"flow_id": flow.id, "username_rules": str(USERNAME_RULES), "notice": expired}
+    if request.method == "GET" or expired:
+        if flow.state is FlowState.AWAITING_VERIFICATION:
+            return _redirect("/registrieren/gesendet", flow=flow.id)
+        return _render(request, "register.html", **context, values=values_without_secrets(form))
+    try:
+        _svc(request, "accounts").register(
+            username=form.get("username", ""), email=form.get("email", ""), password=form.get("password", ""),
+            password_repeat=form.get("password_repeat", ""), accepted_terms=form.get("accept_terms") == "yes",
+            locale=i18n.current_locale())
+    except ServicekontoError as exc:
+        if not isinstance(exc, InvalidInput):
+            raise
+        default = ("accept_terms" if isinstance(exc, TermsNotAccepted)
+                   else "password_repeat" if isinstance(exc, PasswordsDiffer) else "password")
+        errors = field_errors(exc, default_field=default)
+        hint = None
+        if form.get("password") and not isinstance(exc, PasswordRejected) and len(form["password"]) >= 10:
+            hint = str(STRENGTH_LABELS[strength(form["password"])])
+        return _render(request, "register.html", 400, **context, errors=errors, strength=hint,
+                       values=values_without_secrets(form))
+    flows = _svc(request, "flows")
+    flow.advance(FlowState.AWAITING_VERIFICATION, now=flows.now())
+    flow.data["email"] = form.get("email", "")[:320]
+    flows.save(flow)
+    return _redirect("/registrieren/gesendet", flow=flow.id)
+
+
+@form_page
+def registration_sent(request: Request, form: Form) -> Response:
+    flows = _svc(request, "flows")
+    try:
+        flow = flows.load(request.query_params.get("flow"), FlowKind.REGISTRATION, binding=browser_id(request))
+        flow.require(FlowState.AWAITING_VERIFICATION, now=flows.now())
+    except ServicekontoError:
+        return _redirect("/registrieren")
+    return _render(request, "register_sent.html", flow_id=flow.id,
+                   notice=notice(request.query_params.get("hinweis")))
+
+
+@form_page
+def resend(request: Request, form: Form) -> Response:
+    flows = _svc(request, "flows")
+    try:
+        flow = flows.load(request.query_params.get("flow"), FlowKind.REGISTRATION, binding=browser_id(request))
+        flow.advance(FlowState.AWAITING_VERIFICATION, now=flows.now())
+    except ServicekontoError:
+        return _redirect("/registrieren")
+    flows.save(flow)
+    _svc(request, "accounts").resend_verification(flow.data.get("email", ""), locale=i18n.current_locale())
+    return _redirect("/registrieren/gesendet", flow=flow.id, hinweis="resent")
+
+
+@form_page
+def verify(request: Request, form: Form) -> Response:
+    """GET shows a button, POST uses the link: mail scanners that open links cannot use it up."""
+    accounts = _svc(request, "accounts")
+    token = form.get("token", "") if request.method == "POST" else request.query_params.get("token", "")
+    context = {"title": i18n.gettext("Confirm your e-mail address"), "action": "/registrieren/bestaetigen",
+               "token": token, "button": i18n.gettext("Confirm e-mail address"),
+               "text": i18n.gettext("Please confirm your e-mail address to complete your registration."),
+               "restart_link": "/registrieren", "restart_text": i18n.gettext("Register again")}
+    try:
+        if request.method == "GET":
+            accounts.check_verification(token)
+            return _render(request, "confirm_token.html", valid=True, **context)
+        accounts.verify(token)
+    except TokenInvalid as exc:
+        return _render(request, "confirm_token.html", 400, valid=False, notice=error_message(exc), **context)
+    return _redirect("/anmelden", hinweis="verified")
+
+
+# -- login and logout ---------------------------------------------------------------------------------------
+
+@form_page
+def login(request: Request, form: Form) -> Response:
+    if request.method == "GET" and current_session(request) is not None and not request.query_params.get("flow"):
+        return _redirect(safe_local_path(request.query_params.get("return_to"), "/konto"))
+    return_to = safe_local_path(request.query_params.get("return_to"), "/konto")
+    flow, expired = _flow(request, FlowKind.LOGIN, data={"return_to": return_to})
+    context: dict[str, object] = {"flow_id": flow.id,
+                                  "notice": expired or notice(request.query_params.get("hinweis"))}
+    if request.method == "GET" or expired:
+        return _render(request, "login.html", **context, values=values_without_secrets(form))
+    try:
+        result = _svc(request, "authenticator").authenticate(
+            form.get("identifier", ""), form.get("password", ""), address=client_address(request))
+    except (CredentialsInvalid, LoginLocked) as exc:
+        status = 429 if isinstance(exc, LoginLocked) else 400
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, LoginLocked) else None
+        response = _render(request, "login.html", status, **context, errors={"password": error_message(exc)},
+                           values=values_without_secrets(form))
+        if headers:
+            response.headers.update(headers)
+        return response
+    flows = _svc(request, "flows")
+    flow.advance(FlowState.AUTHENTICATED, now=flows.now())
+    flows.finish(flow)
+    sessions = _svc(request, "sessions")
+    old = current_session(request)
+    if old is not None:
+        sessions.end(old.id)
+    session = sessions.create(result.account, level=result.trust_level, methods=[result.method])
+    _svc(request, "auditor").record(AuditEvent.LOGIN_SUCCEEDED, account_id=result.account.id, method=result.method)
+    response = _redirect(safe_local_path(str(flow.data.get("return_to")), "/konto"))
+    set_session_cookie(request, response, session)
+    return response
+
+
+@form_page
+def logout(request: Request, form: Form) -> Response:
+    session = current_session(request)
+    response = _redirect("/", hinweis="logged_out")
+    if session is not None:
+        _svc(request, "sessions").end(session.id)
+        _svc(request, "auditor").record(AuditEvent.LOGGED_OUT, account_id=session.account_id)
+    clear_session_cookie(request, response)
+    return response
+
+
+# -- password recovery --------------------------------------------------------------------------------------
+
+@form_page
+def recovery(request: Request, form: Form) -> Response:
+    flow, expired = _flow(request, FlowKind.RECOVERY)
+    context: dict[str, object] = {"flow_id": flow.id, "notice": expired, "sent": False}
+    if request.method == "GET" or expired:
+        return _render(request, "recovery.html", **context)
+    identifier = form.get("identifier", "").strip()
+    if not identifier:
+        missing = Message(code="recovery.identifier_missing", kind="error",
+                          text=i18n.gettext("Please enter your username or e-mail address."))
+        return _render(request, "recovery.html", 400, **context, errors={"identifier": missing})
+    _svc(request, "accounts").request_password_reset(identifier)
+    flows = _svc(request, "flows")
+    flow.advance(FlowState.MAIL_SENT, now=flows.now())
+    flows.save(flow)
+    return _render(request, "recovery.html", **{**context, "sent": True})
+
+
+@form_page
+def reset(request: Request, form: Form) -> Response:
+    accounts = _svc(request, "accounts")
+    token = form.get("token", "") if request.method == "POST" else request.query_params.get("token", "")
+    try:
+        if request.method == "GET":
+            accounts.check_reset(token)
+            return _render(request, "reset.html", valid=True, token=token)
+        accounts.reset_password(token, password=form.get("password", ""),
+                                password_repeat=form.get("password_repeat", ""))
+    except TokenInvalid as exc:
+        return _render(request, "reset.html", 400, valid=False, token="", notice=error_message(exc))
+    except (PasswordRejected, PasswordsDiffer) as exc:
+        field = "password_repeat" if isinstance(exc, PasswordsDiffer) else "password"
+        return _render(request, "reset.html", 400, valid=True, token=token,
+                       errors=field_errors(exc, default_field=field))
+    response = _redirect("/anmelden", hinweis="password_reset")
+    clear_session_cookie(request, response)
+    return response
+
+
+routes = [
+    Route("/registrieren", register, methods=["GET", "POST"], name="register"),
+    Route("/registrieren/gesendet", registration_sent, name="registration_sent"),
+    Route("/registrieren/erneut-senden", resend, methods=["POST"], name="resend"),
+    Route("/registrieren/bestaetigen", verify, methods=["GET", "POST"], name="verify"),
+    Route("/anmelden", login, methods=["GET", "POST"], name="login"),
+    Route("/abmelden", logout, methods=["POST"], name="logout"),
+    Route("/passwort-vergessen", recovery, methods=["GET", "POST"], name="recovery"),
+    Route("/passwort-zuruecksetzen", reset, methods=["GET", "POST"], name="reset"),
+]

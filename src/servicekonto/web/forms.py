@@ -1,0 +1,108 @@
+"""Form pages: read the form on the event loop, run the (synchronous, database-bound) handler in the
+thread pool, check CSRF on every POST (ASVS 4.2.2), and keep form sizes bounded."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from servicekonto.core.crypto import keyed_hash
+from servicekonto.core.errors import ServicekontoError
+from servicekonto.core.i18n import _l
+from servicekonto.core.ids import random_token
+from servicekonto.web.components import components
+
+BROWSER_COOKIE = "sk_browser"
+MAX_FIELDS = 60
+MAX_FIELD_LENGTH = 4096
+
+Form = dict[str, str]
+Handler = Callable[[Request, Form], Response]
+
+
+class CsrfFailed(ServicekontoError):
+    code = "csrf.failed"
+    http_status = 403
+    message = _l("This form has expired or was not sent from this page. Please reload the page and try again. "
+                 "Cookies must be allowed for this service.")
+
+
+class FormTooLarge(ServicekontoError):
+    code = "form.too_large"
+    http_status = 413
+    message = _l("The form contains too much data.")
+
+
+def browser_id(request: Request) -> str:
+    """A random id per browser (cookie), issued on first sight; binds CSRF tokens and flows before login."""
+    existing = getattr(request.state, "browser_id", None)
+    if existing:
+        return str(existing)
+    value = request.cookies.get(BROWSER_COOKIE, "")
+    if not (20 <= len(value) <= 64 and value.replace("-", "").replace("_", "").isalnum()):
+        value = random_token(24)
+        request.state.new_browser_id = value
+    request.state.browser_id = value
+    return value
+
+
+def csrf_token(request: Request) -> str:
+    """Bound to the login session when there is one, else to the browser (signed double submit)."""
+    from servicekonto.web.session_context import current_session
+
+    session = current_session(request)
+    binding = f"s:{session.csrf_secret}" if session else f"b:{browser_id(request)}"
+    return keyed_hash(components(request).csrf_key, binding)
+
+
+def check_csrf(request: Request, form: Form) -> None:
+    sent = form.get("csrf_token", "")
+    if not sent or not hmac.compare_digest(sent, csrf_token(request)):
+        raise CsrfFailed()
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and origin.rstrip("/") != components(request).base_origin:
+        raise CsrfFailed()
+
+
+def finish(request: Request, response: Response) -> Response:
+    """Set the browser cookie when this request created it."""
+    new_id = getattr(request.state, "new_browser_id", None)
+    if new_id:
+        response.set_cookie(BROWSER_COOKIE, new_id, max_age=400 * 24 * 3600, httponly=True, samesite="lax",
+                            secure=components(request).https, path="/")
+    return response
+
+
+def form_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    @wraps(handler)
+    async def endpoint(request: Request) -> Response:
+        form: Form = {}
+        if request.method == "POST":
+            try:
+                data = await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_FIELD_LENGTH)
+            except Exception as exc:
+                raise FormTooLarge() from exc
+            form = {key: value for key, value in data.items() if isinstance(value, str)}
+            if any(len(v) > MAX_FIELD_LENGTH for v in form.values()):
+                raise FormTooLarge()
+        response: Response = await run_in_threadpool(_run, handler, request, form)
+        return finish(request, response)
+
+    return endpoint
+
+
+def _run(handler: Handler, request: Request, form: Form) -> Response:
+    if request.method == "POST":
+        check_csrf(request, form)
+    return handler(request, form)
+
+
+def values_without_secrets(form: Form) -> dict[str, Any]:
+    """What to put back into a re-rendered form: never a password."""
+    return {k: v for k, v in form.items() if "password" not in k and k != "csrf_token"}

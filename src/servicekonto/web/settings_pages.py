@@ -1,0 +1,193 @@
+"""The citizen's own account: overview, master data, e-mail address, password, deletion."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pycountry
+from babel import Locale
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from servicekonto.core import i18n
+from servicekonto.core.errors import InvalidInput
+from servicekonto.domain.attributes import MASTER_DATA_KEYS, AttributeSource
+from servicekonto.domain.flows import FlowKind, FlowState
+from servicekonto.domain.normalise import GENDER_LABELS, Gender
+from servicekonto.domain.passwords import PasswordRejected
+from servicekonto.services.accounts import PasswordsDiffer
+from servicekonto.services.authentication import CredentialsInvalid
+from servicekonto.services.throttle import LoginLocked
+from servicekonto.services.tokens import TokenInvalid
+from servicekonto.web.account_pages import _flow, _redirect, _render, _svc, client_address
+from servicekonto.web.feedback import error_message, field_errors, notice
+from servicekonto.web.forms import Form, form_page, values_without_secrets
+from servicekonto.web.session_context import clear_session_cookie, require_account, set_session_cookie
+
+FIELD_LABELS = {
+    "academic_title": i18n._l("Academic title"), "given_name": i18n._l("Given names"),
+    "family_name": i18n._l("Family name"), "birth_name": i18n._l("Birth name"),
+    "birthdate": i18n._l("Date of birth"), "place_of_birth": i18n._l("Place of birth"),
+    "nationality": i18n._l("Nationality"), "gender": i18n._l("Gender"),
+    "street_address": i18n._l("Street and house number"), "postal_code": i18n._l("Postcode"),
+    "locality": i18n._l("City"), "country": i18n._l("Country"), "phone": i18n._l("Phone"),
+    "de_mail": i18n._l("De-Mail address"),
+}
+SOURCE_LABELS = {
+    AttributeSource.SELF_DECLARED: i18n._l("entered by you"),
+    AttributeSource.EMAIL_VERIFIED: i18n._l("confirmed by e-mail"),
+    AttributeSource.EID: i18n._l("read from the ID card"),
+    AttributeSource.EIDAS: i18n._l("from a European eID"),
+    AttributeSource.OPERATOR: i18n._l("checked by the operator"),
+}
+LEVEL_LABELS = {1: i18n._l("basic registration"), 2: i18n._l("low"), 3: i18n._l("substantial"), 4: i18n._l("high")}
+
+
+@cache
+def countries(locale: str) -> list[tuple[str, str]]:
+    names = Locale.parse(locale).territories
+    found = [(c.alpha_2, names.get(c.alpha_2, c.name)) for c in pycountry.countries]
+    return sorted(found, key=lambda item: (item[0] != "DE", item[1]))
+
+
+@cache
+def nationalities(locale: str) -> list[tuple[str, str]]:
+    """The form sends ISO alpha-3 (D for Germany, as ICAO); the label is the country's name."""
+    names = Locale.parse(locale).territories
+    found = [("D" if c.alpha_2 == "DE" else c.alpha_3, names.get(c.alpha_2, c.name)) for c in pycountry.countries]
+    return sorted(found, key=lambda item: (item[0] != "D", item[1]))
+
+
+def _display(key: str, value: str) -> str:
+    if key == "gender":
+        return str(GENDER_LABELS.get(Gender(value), value))
+    if key == "country":
+        return dict(countries(i18n.current_locale())).get(value, value)
+    if key == "nationality":
+        return dict(nationalities(i18n.current_locale())).get(value, value)
+    return value
+
+
+@form_page
+def overview(request: Request, form: Form) -> Response:
+    session, account = require_account(request)
+    data = _svc(request, "accounts").overview(account.id)
+    rows = [{"label": str(FIELD_LABELS[key]), "value": _display(key, data.attributes[key].value),
+             "source": str(SOURCE_LABELS[data.attributes[key].source]),
+             "level": str(LEVEL_LABELS[int(data.attributes[key].trust_level)])}
+            for key in MASTER_DATA_KEYS if key in data.attributes]
+    events = [{"iso": e.occurred_at.isoformat(), "when": e.occurred_at.strftime("%d.%m.%Y %H:%M"),
+               "label": str(e.event.label)} for e in data.security_events]
+    return _render(request, "account/overview.html", account=account, rows=rows, events=events,
+                   session_level=str(LEVEL_LABELS[int(session.trust_level)]),
+                   notice=notice(request.query_params.get("hinweis")))
+
+
+def _master_data_form(request: Request, account_id: str) -> dict[str, str]:
+    return {a.key: a.value for a in _svc(request, "accounts").overview(account_id).attributes.values()}
+
+
+@form_page
+def master_data(request: Request, form: Form) -> Response:
+    _session, account = require_account(request)
+    locale = i18n.current_locale()
+    context: dict[str, object] = {
+        "countries": countries(locale), "nationalities": nationalities(locale),
+        "genders": [(g.value, str(label)) for g, label in GENDER_LABELS.items()],
+    }
+    if request.method == "GET":
+        return _render(request, "account/master_data.html", **context, values=_master_data_form(request, account.id),
+                       notice=notice(request.query_params.get("hinweis")))
+    try:
+        changed = _svc(request, "accounts").update_master_data(account, form)
+    except InvalidInput as exc:
+        return _render(request, "account/master_data.html", 400, **context, values=values_without_secrets(form),
+                       errors=field_errors(exc, default_field="given_name"), notice=error_message(exc))
+    return _redirect("/konto/stammdaten", hinweis="master_data_saved" if changed else "nothing_changed")
+
+
+@form_page
+def change_password(request: Request, form: Form) -> Response:
+    session, account = require_account(request)
+    if request.method == "GET":
+        return _render(request, "account/password.html", account=account)
+    try:
+        epoch = _svc(request, "accounts").change_password(
+            account, current=form.get("current_password", ""), new=form.get("new_password", ""),
+            new_repeat=form.get("new_password_repeat", ""), address=client_address(request))
+    except (CredentialsInvalid, LoginLocked, PasswordRejected, PasswordsDiffer) as exc:
+        field = ("current_password" if isinstance(exc, CredentialsInvalid | LoginLocked)
+                 else "new_password_repeat" if isinstance(exc, PasswordsDiffer) else "new_password")
+        if isinstance(exc, CredentialsInvalid):
+            errors = {field: error_message(exc).__class__(code=exc.code, kind="error",
+                                                          text=i18n.gettext("The current password is not correct."))}
+        else:
+            errors = field_errors(exc, default_field=field)
+        return _render(request, "account/password.html", 429 if isinstance(exc, LoginLocked) else 400,
+                       account=account, errors=errors)
+    renewed = _svc(request, "sessions").reissue(session, epoch=epoch)
+    response = _redirect("/konto", hinweis="password_changed")
+    set_session_cookie(request, response, renewed)
+    return response
+
+
+@form_page
+def change_email(request: Request, form: Form) -> Response:
+    _session, account = require_account(request)
+    if request.method == "GET":
+        return _render(request, "account/email.html", account=account)
+    try:
+        _svc(request, "accounts").request_email_change(account, form.get("new_email", ""))
+    except InvalidInput as exc:
+        return _render(request, "account/email.html", 400, account=account, values=values_without_secrets(form),
+                       errors=field_errors(exc, default_field="new_email"))
+    return _redirect("/konto", hinweis="email_change_sent")
+
+
+@form_page
+def confirm_email(request: Request, form: Form) -> Response:
+    """Works in any browser (the link comes by mail); GET shows a button, POST uses the link."""
+    accounts = _svc(request, "accounts")
+    token = form.get("token", "") if request.method == "POST" else request.query_params.get("token", "")
+    context = {"title": i18n.gettext("Confirm your new e-mail address"), "action": "/konto/e-mail/bestaetigen",
+               "token": token, "button": i18n.gettext("Confirm new e-mail address"),
+               "text": i18n.gettext("Please confirm that this is your new e-mail address."),
+               "restart_link": "/konto/e-mail", "restart_text": i18n.gettext("Change the e-mail address again")}
+    try:
+        if request.method == "GET":
+            accounts.check_email_change(token)
+            return _render(request, "confirm_token.html", valid=True, **context)
+        accounts.confirm_email_change(token)
+    except TokenInvalid as exc:
+        return _render(request, "confirm_token.html", 400, valid=False, notice=error_message(exc), **context)
+    return _redirect("/konto", hinweis="email_changed")
+
+
+@form_page
+def delete(request: Request, form: Form) -> Response:
+    _session, account = require_account(request)
+    flow, expired = _flow(request, FlowKind.DELETION)
+    if request.method == "GET" or expired:
+        return _render(request, "account/delete.html", account=account, flow_id=flow.id, notice=expired)
+    try:
+        _svc(request, "accounts").delete(account, password=form.get("password", ""), address=client_address(request))
+    except (CredentialsInvalid, LoginLocked) as exc:
+        return _render(request, "account/delete.html", 429 if isinstance(exc, LoginLocked) else 400,
+                       account=account, flow_id=flow.id, errors={"password": error_message(exc)})
+    flows = _svc(request, "flows")
+    flow.advance(FlowState.DELETED, now=flows.now())
+    flows.finish(flow)
+    response = _redirect("/", hinweis="deleted")
+    clear_session_cookie(request, response)
+    return response
+
+
+routes = [
+    Route("/konto", overview, name="account"),
+    Route("/konto/stammdaten", master_data, methods=["GET", "POST"], name="master_data"),
+    Route("/konto/passwort", change_password, methods=["GET", "POST"], name="change_password"),
+    Route("/konto/e-mail", change_email, methods=["GET", "POST"], name="change_email"),
+    Route("/konto/e-mail/bestaetigen", confirm_email, methods=["GET", "POST"], name="confirm_email"),
+    Route("/konto/loeschen", delete, methods=["GET", "POST"], name="delete_account"),
+]
