@@ -13,8 +13,9 @@ from servicekonto.core import i18n
 
 SOURCE = Path(i18n.__file__).resolve().parent.parent
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
-METHOD_MAP = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
-OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "false"}}
+METHOD_MAP = [("**/templates/**.html", "jinja2"), ("**/mail_templates/**", "jinja2"), ("**.py", "python")]
+JINJA = {"extensions": "jinja2.ext.i18n", "trimmed": "false"}
+OPTIONS = {"**/templates/**.html": JINJA, "**/mail_templates/**": JINJA}
 PLACEHOLDER = re.compile(r"\{[a-z_]*\}|%\([a-z_]+\)s")
 
 
