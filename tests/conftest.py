@@ -172,3 +172,11 @@ def client(settings: Settings, container: object) -> Iterator[TestClient]:
     app = create_app(settings, container=container)  # type: ignore[arg-type]
     with TestClient(app, base_url="http://127.0.0.1:8000", raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def database_for(settings: Settings) -> Iterator[Database]:
+    """The database behind the `settings` stack, to assert on rows."""
+    db = Database(settings.effective_database_url)
+    yield db
+    db.dispose()

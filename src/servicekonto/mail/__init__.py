@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+import time
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -83,7 +84,7 @@ class OutboxMailer:
     def send(self, mail: OutgoingMail) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         message = build_message(mail, sender=self._sender, clock=self._clock)
-        name = f"{self._clock.now():%Y%m%dT%H%M%S%f}-{random_token(6)}.eml"
+        name = f"{time.time_ns():020d}-{random_token(6)}.eml"  # sorts in the order of writing
         temporary = self.folder / (name + ".tmp")
         temporary.write_bytes(bytes(message))
         temporary.replace(self.folder / name)  # readers never see half a mail

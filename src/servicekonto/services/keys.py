@@ -91,6 +91,14 @@ class KeyService:
         """The OIDC public keys as a pre-serialised JWK Set (RFC 7517 §5), active keys first."""
         return self._current().jwks
 
+    def fresh_jwks(self) -> bytes | None:
+        """The JWK Set if this process holds a fresh copy, else None: lets async callers skip the thread
+        pool on the hot path and go to the database only when the copy is stale."""
+        snapshot = self._snapshot
+        if snapshot is not None and self._clock.timestamp() < snapshot.fresh_until:
+            return snapshot.jwks
+        return None
+
     def signing_key(self, purpose: KeyPurpose) -> tuple[str, PrivateKey]:
         """The active key of `purpose` and its kid."""
         return self._current().signing[purpose]

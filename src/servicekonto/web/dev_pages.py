@@ -17,7 +17,7 @@ from starlette.routing import Route
 from servicekonto.web.components import components
 from servicekonto.web.forms import Form, form_page
 
-_NAME = re.compile(r"[0-9T]{15,24}-[A-Za-z0-9_-]{6,16}\.eml")
+_NAME = re.compile(r"[0-9]{20}-[A-Za-z0-9_-]{6,16}\.eml")
 _LINK = re.compile(r"https?://[^\s<>\"]+")
 MAX_LISTED = 100
 
