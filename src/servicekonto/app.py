@@ -18,6 +18,7 @@ from servicekonto.core.clock import Clock, SystemClock
 from servicekonto.core.crypto import derive_key
 from servicekonto.core.logging import configure_logging
 from servicekonto.domain.ports import AccountRepository, EphemeralStore, Mailer
+from servicekonto.domain.trust import DEFAULT_SESSION_LIMITS, SessionLimits, TrustLevel
 from servicekonto.mail import make_mailer
 from servicekonto.persistence.accounts import SqlAccountRepository
 from servicekonto.persistence.audit import SqlAuditLog
@@ -106,12 +107,20 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         account_repository=account_repository,
         auditor=auditor,
         sessions=SessionService(store=ephemeral, accounts=account_repository, clock=clock,
-                                key=derive_key(secret, "servicekonto/sessions/v1")),
+                                key=derive_key(secret, "servicekonto/sessions/v1"),
+                                limits=session_limits(settings)),
         flows=FlowStore(store=ephemeral, clock=clock, key=derive_key(secret, "servicekonto/flows/v1")),
         authenticator=authenticator,
         accounts=accounts,
         csrf_key=derive_key(secret, "servicekonto/csrf/v1"),
     )
+
+
+def session_limits(settings: Settings) -> dict[TrustLevel, SessionLimits]:
+    limits = dict(DEFAULT_SESSION_LIMITS)
+    for level, (absolute, idle) in settings.session_limits.items():
+        limits[TrustLevel(level)] = SessionLimits(absolute=absolute, idle=idle)
+    return limits
 
 
 def create_app(settings: Settings, *, container: Container | None = None) -> Starlette:

@@ -157,6 +157,21 @@ def demo(as_json: bool) -> None:
     emit(as_json, {"tenant_id": tenant.id}, f"Demo-Mandant / demo tenant: {tenant.name} ({tenant.id})")
 
 
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@handles_errors
+def maintenance(as_json: bool) -> None:
+    """Housekeeping to run every hour (cron or a systemd timer): remove registrations never confirmed
+    within 48 hours and expired short-lived state kept in the database."""
+    settings = load_settings()
+    with container_for(settings) as container:
+        registrations = container.accounts.remove_stale_registrations()
+        sweep = getattr(container.ephemeral, "sweep", None)
+        entries = sweep() if callable(sweep) else 0
+    emit(as_json, {"stale_registrations": registrations, "expired_entries": entries},
+         f"stale registrations removed: {registrations}; expired entries removed: {entries}")
+
+
 @main.group()
 def tenant() -> None:
     """Manage tenants (Mandanten)."""

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     keys_cache_seconds: int = Field(
         60, ge=0, le=3600, description="How long a process keeps the key set before it reads it again "
         "(a rotation reaches every process within this time).")
+    session_limits: dict[int, tuple[int, int]] = Field(
+        default_factory=dict, description="Per trust level (1–4) the absolute and idle lifetime of a login "
+        "session in seconds, e.g. `{\"1\": [43200, 3600]}`. Levels not named keep the TR-03160-1 defaults: "
+        "12 h / 60 min (levels 1–2), 2 h / 30 min (3), 30 min / 5 min (4).")
     trusted_proxies: list[str] = Field(
         default_factory=lambda: ["127.0.0.1"], description="Addresses of reverse proxies whose "
         "X-Forwarded-For/-Proto headers are believed.")
@@ -100,6 +104,16 @@ class Settings(BaseSettings):
         if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
             raise ValueError("must be an http(s) URL without query or fragment")
         return value.rstrip("/")
+
+    @field_validator("session_limits")
+    @classmethod
+    def _session_limits_are_sane(cls, value: dict[int, tuple[int, int]]) -> dict[int, tuple[int, int]]:
+        for level, (absolute, idle) in value.items():
+            if level not in {1, 2, 3, 4}:
+                raise ValueError("trust levels are 1 to 4")
+            if not 60 <= idle <= absolute <= 7 * 24 * 3600:
+                raise ValueError("need 60 s <= idle <= absolute <= 7 days")
+        return value
 
     @model_validator(mode="after")
     def _production_is_strict(self) -> Settings:

@@ -90,3 +90,24 @@ def test_python_dash_m_is_the_same_command(env: dict[str, str]) -> None:
     result = subprocess.run([sys.executable, "-m", "servicekonto", "--help"], capture_output=True, text=True,
                             check=True, env={**os.environ, **env})
     assert "tenant" in result.stdout and "keys" in result.stdout
+
+
+def test_maintenance_removes_stale_registrations(env: dict[str, str]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from servicekonto.app import build_container
+    from servicekonto.domain.accounts import Account, AccountStatus
+    from servicekonto.settings import load_settings
+
+    run("migrate")
+    container = build_container(load_settings())
+    old = datetime.now(UTC) - timedelta(hours=49)
+    for number, (name, created) in enumerate((("stale", old), ("fresh", datetime.now(UTC)))):
+        container.account_repository.add(Account(id=f"00000000-0000-4000-8000-00000000000{number}", username=name,
+                                                 email=f"{name}@example.de", status=AccountStatus.PENDING,
+                                                 password_hash=None, locale="de", session_epoch=0, created_at=created))
+    code, out, _err = run("maintenance", "--json")
+    assert code == 0 and json.loads(out)["stale_registrations"] == 1
+    assert container.account_repository.find_by_login("fresh") is not None
+    assert container.account_repository.find_by_login("stale") is None
+    container.close()

@@ -168,6 +168,12 @@ class DatabaseEphemeralStore:
     def ping(self) -> None:
         self._db.ping()
 
+    def sweep(self) -> int:
+        """Remove every expired row (the maintenance command; requests sweep only now and then)."""
+        with self._db.transaction() as session:
+            result = session.execute(delete(EphemeralEntry).where(EphemeralEntry.expires_at <= self._clock.timestamp()))
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
 
 def make_ephemeral_store(*, settings: Settings, database: Database, clock: Clock) -> EphemeralStore:
     if settings.redis_url:
