@@ -28,6 +28,7 @@ from tests.integration.accounts.helpers import (
     register_and_verify,
     submit,
 )
+from tests.conftest import make_settings
 from tests.support.outbox import last_link, mails, template_of
 
 
@@ -41,9 +42,16 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-def timed_client(settings: Settings, clock: FixedClock) -> Iterator[TestClient]:
-    container = build_container(settings, clock=clock)
-    with TestClient(create_app(settings, container=container), base_url="http://127.0.0.1:8000",
+def timed_settings(database: Database, tmp_path: Path) -> Settings:
+    """SQLite and PostgreSQL with the database store, whose TTLs follow the test clock (Redis counts real
+    time, so time travel is tested where the clock can be moved)."""
+    return make_settings(tmp_path, database_url=database.url)
+
+
+@pytest.fixture
+def timed_client(timed_settings: Settings, clock: FixedClock) -> Iterator[TestClient]:
+    container = build_container(timed_settings, clock=clock)
+    with TestClient(create_app(timed_settings, container=container), base_url="http://127.0.0.1:8000",
                     raise_server_exceptions=False) as test_client:
         yield test_client
     container.close()
@@ -78,10 +86,10 @@ def test_reset_request_answers_alike(client: TestClient, settings: Settings) -> 
 
 # -- brute force ----------------------------------------------------------------------------------------------
 
-def test_back_off_locks_then_lets_the_owner_back_in(timed_client: TestClient, settings: Settings,
+def test_back_off_locks_then_lets_the_owner_back_in(timed_client: TestClient, timed_settings: Settings,
                                                      clock: FixedClock) -> None:
     client = timed_client
-    register_and_verify(client, outbox(settings))
+    register_and_verify(client, outbox(timed_settings))
     for _ in range(4):
         assert login(client, "erika", "wrong-password-123").status_code == 400
     locked = login(client, "erika", "wrong-password-123")
@@ -89,10 +97,8 @@ def test_back_off_locks_then_lets_the_owner_back_in(timed_client: TestClient, se
     blocked = login(client, "erika", PASSWORD)
     assert blocked.status_code == 429
     assert 'data-message-id="login.locked"' in blocked.text and int(blocked.headers["retry-after"]) <= 60
-    assert template_of(mails(outbox(settings), to="erika@example.de")[-1]) == "account_locked"
+    assert template_of(mails(outbox(timed_settings), to="erika@example.de")[-1]) == "account_locked"
     clock.advance(61)
-    if settings.redis_url:  # Redis counts real time for the lock's TTL
-        pytest.skip("lock expiry is checked with the database store, which follows the test clock")
     assert login(client, "erika", PASSWORD).status_code == 303
 
 
@@ -130,23 +136,19 @@ def test_verification_link_is_single_use(client: TestClient, settings: Settings)
     assert again.status_code == 400 and 'data-message-id="token.invalid"' in again.text
 
 
-def test_verification_link_expires_after_24_hours(timed_client: TestClient, settings: Settings,
+def test_verification_link_expires_after_24_hours(timed_client: TestClient, timed_settings: Settings,
                                                   clock: FixedClock) -> None:
-    if settings.redis_url:
-        pytest.skip("Redis counts real time for TTLs; the database store follows the test clock")
     register(timed_client)
-    link = last_link(outbox(settings), to="erika@example.de", containing="/registrieren/bestaetigen")
+    link = last_link(outbox(timed_settings), to="erika@example.de", containing="/registrieren/bestaetigen")
     clock.advance(24 * 3600 + 1)
     assert timed_client.get(path_of(link)).status_code == 400
 
 
-def test_reset_link_is_single_use_and_expires_after_an_hour(timed_client: TestClient, settings: Settings,
+def test_reset_link_is_single_use_and_expires_after_an_hour(timed_client: TestClient, timed_settings: Settings,
                                                             clock: FixedClock) -> None:
-    if settings.redis_url:
-        pytest.skip("Redis counts real time for TTLs; the database store follows the test clock")
-    register_and_verify(timed_client, outbox(settings))
+    register_and_verify(timed_client, outbox(timed_settings))
     submit(timed_client, "/passwort-vergessen", {"identifier": "erika"})
-    link = last_link(outbox(settings), to="erika@example.de", containing="/passwort-zuruecksetzen")
+    link = last_link(outbox(timed_settings), to="erika@example.de", containing="/passwort-zuruecksetzen")
     assert timed_client.get(path_of(link)).status_code == 200
     clock.advance(3601)
     assert timed_client.get(path_of(link)).status_code == 400
@@ -170,8 +172,8 @@ def test_login_issues_a_new_session_id(client: TestClient, settings: Settings) -
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie  # plain http here
 
 
-def test_session_idle_and_absolute_timeouts(timed_client: TestClient, settings: Settings, clock: FixedClock) -> None:
-    client = logged_in(timed_client, settings)
+def test_session_idle_and_absolute_timeouts(timed_client: TestClient, timed_settings: Settings, clock: FixedClock) -> None:
+    client = logged_in(timed_client, timed_settings)
     assert client.get("/konto").status_code == 200
     clock.advance(59 * 60)
     assert client.get("/konto").status_code == 200  # activity resets the idle timer
