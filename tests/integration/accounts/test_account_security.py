@@ -18,6 +18,7 @@ from servicekonto.persistence import models
 from servicekonto.persistence.database import Database
 from servicekonto.settings import Settings
 from servicekonto.web.session_context import SESSION_COOKIE
+from tests.conftest import make_settings
 from tests.integration.accounts.helpers import (
     PASSWORD,
     confirm_link,
@@ -28,7 +29,6 @@ from tests.integration.accounts.helpers import (
     register_and_verify,
     submit,
 )
-from tests.conftest import make_settings
 from tests.support.outbox import last_link, mails, template_of
 
 
@@ -172,7 +172,8 @@ def test_login_issues_a_new_session_id(client: TestClient, settings: Settings) -
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie  # plain http here
 
 
-def test_session_idle_and_absolute_timeouts(timed_client: TestClient, timed_settings: Settings, clock: FixedClock) -> None:
+def test_session_idle_and_absolute_timeouts(timed_client: TestClient, timed_settings: Settings,
+                                           clock: FixedClock) -> None:
     client = logged_in(timed_client, timed_settings)
     assert client.get("/konto").status_code == 200
     clock.advance(59 * 60)
