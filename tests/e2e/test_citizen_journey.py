@@ -75,7 +75,8 @@ def test_citizen_journey(new_page: PageFactory, live_server: LiveServer, smtp_si
     t, label = TEXT[lang], LABELS[lang]
     suffix = secrets.token_hex(4)
     username, email = f"erika{suffix}", f"erika.{suffix}@example.de"
-    password, new_password, reset_password = "Heidestr17Köln!", "Ein ganz neues Passwort 2026", "Zurückgesetzt am Rhein 7"
+    password, new_password = "Heidestr17Köln!", "Ein ganz neues Passwort 2026"
+    reset_password = "Zurückgesetzt am Rhein 7"
 
     page.goto(live_server.url("/"))
     expect(page.locator("html")).to_have_attribute("lang", lang)
