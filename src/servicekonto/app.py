@@ -80,7 +80,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     mails = MailComposer(mailer=mailer, site_name=SITE_NAME, base_url=settings.base_url)
     account_repository = SqlAccountRepository(database)
     auditor = Auditor(log=SqlAuditLog(database), clock=clock)
-    hasher = PasswordHasher()
+    hasher = PasswordHasher(concurrency=settings.password_hash_concurrency)
     throttle = LoginThrottle(store=ephemeral, clock=clock, key=derive_key(secret, "servicekonto/throttle/v1"))
     authenticator = PasswordAuthenticator(accounts=account_repository, hasher=hasher, throttle=throttle,
                                           auditor=auditor, mails=mails, clock=clock, base_url=settings.base_url)

@@ -129,14 +129,14 @@ class Flow:
 
     def to_json(self) -> bytes:
         return json.dumps({
-            "id": self.id, "kind": self.kind.value, "state": self.state.value,
+            "kind": self.kind.value, "state": self.state.value,
             "issued_at": self.issued_at.isoformat(), "expires_at": self.expires_at.isoformat(), "data": self.data,
         }, separators=(",", ":")).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> Flow:
         value = json.loads(raw)
-        return cls(id=value["id"], kind=FlowKind(value["kind"]), state=FlowState(value["state"]),
+        return cls(id=value.get("id", ""), kind=FlowKind(value["kind"]), state=FlowState(value["state"]),
                    issued_at=datetime.fromisoformat(value["issued_at"]),
                    expires_at=datetime.fromisoformat(value["expires_at"]), data=value["data"])
 

@@ -3,13 +3,13 @@ tests) implement them, `app.py` wires them in."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from servicekonto.domain.accounts import Account, StoredAttribute
-from servicekonto.domain.audit import AuditRecord
+from servicekonto.domain.audit import AuditEvent, AuditRecord
 from servicekonto.domain.keys import KeyPurpose, StoredKey
 from servicekonto.domain.tenants import Tenant
 
@@ -78,9 +78,6 @@ class AccountRepository(Protocol):
 
     def find_by_email(self, email: str) -> Account | None: ...
 
-    def session_epoch(self, account_id: str) -> int | None:
-        """The current session epoch (None when the account is gone): sessions of an older epoch are over."""
-
     def activate(self, account_id: str, *, now: datetime) -> bool:
         """Pending → active; False when there was no pending account."""
 
@@ -102,7 +99,9 @@ class AccountRepository(Protocol):
 class AuditLog(Protocol):
     def record(self, record: AuditRecord) -> None: ...
 
-    def for_account(self, account_id: str, *, limit: int = 20) -> Sequence[AuditRecord]: ...
+    def for_account(self, account_id: str, *, limit: int = 20,
+                    events: Collection[AuditEvent] | None = None) -> Sequence[AuditRecord]:
+        """Newest first; only the given events when `events` is set."""
 
 
 @dataclass(frozen=True, slots=True)

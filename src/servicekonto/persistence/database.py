@@ -11,17 +11,22 @@ from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> Engine:
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
-        # Let SQLAlchemy issue BEGIN itself, so a transaction really starts where the ORM says it does.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # Writers: SQLAlchemy issues BEGIN IMMEDIATE itself, so a transaction starts where the code says and
+        # takes the write lock at once (no deadlock when two read-then-write transactions meet). Readers run
+        # each statement on its own (autocommit): no lock, no BEGIN/ROLLBACK per read.
+        if not read_only:
+            event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping (a round trip before every checkout); connections are recycled before servers or
+    # firewalls drop idle ones, and a dead connection fails one request, not every one.
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -37,12 +42,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class Database:
-    """One engine and its session factory; `transaction()` commits or rolls back as a whole."""
+    """The engines and session factories: `transaction()` writes and commits or rolls back as a whole;
+    `sessions()` and `read_engine` read, one statement at a time without a transaction around it. On SQLite
+    the readers have an engine of their own that never takes the write lock, so pages that only read never
+    wait for a writer (WAL)."""
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_engine = (make_engine(url, pool_size=pool_size, read_only=True) if url.startswith("sqlite")
+                            else self.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        self._writers = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -50,7 +61,7 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        with self.sessions.begin() as session:
+        with self._writers.begin() as session:
             yield session
 
     def ping(self) -> None:
@@ -59,3 +70,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.read_engine.pool is not self.engine.pool:
+            self.read_engine.dispose()

@@ -85,7 +85,8 @@ class RedisEphemeralStore:
 
 
 class DatabaseEphemeralStore:
-    """A table with an expiry column: expired rows are invisible at once and swept now and then."""
+    """A table with an expiry column: expired rows are invisible at once and swept now and then. Plain
+    connections (SQLAlchemy Core), no ORM sessions: this sits on every request's path."""
 
     SWEEP_PROBABILITY = 0.01
 
@@ -106,14 +107,14 @@ class DatabaseEphemeralStore:
         statement = self._insert().values(key=key, value=value, expires_at=expires)
         statement = statement.on_conflict_do_update(
             index_elements=[EphemeralEntry.key], set_={"value": value, "expires_at": expires})
-        with self._db.transaction() as session:
+        with self._db.engine.begin() as session:
             session.execute(statement)
             self._maybe_sweep(session)
 
     def add(self, key: str, value: bytes, ttl: float) -> bool:
         _check(key, ttl)
         now = self._clock.timestamp()
-        with self._db.transaction() as session:
+        with self._db.engine.begin() as session:
             session.execute(delete(EphemeralEntry).where(EphemeralEntry.key == key,
                                                          EphemeralEntry.expires_at <= now))
             statement = self._insert().values(key=key, value=value, expires_at=now + ttl)
@@ -123,13 +124,13 @@ class DatabaseEphemeralStore:
 
     def get(self, key: str) -> bytes | None:
         _check(key)
-        with self._db.sessions() as session:
+        with self._db.read_engine.connect() as session:
             return session.scalar(select(EphemeralEntry.value).where(
                 EphemeralEntry.key == key, EphemeralEntry.expires_at > self._clock.timestamp()))
 
     def take(self, key: str) -> bytes | None:
         _check(key)
-        with self._db.transaction() as session:
+        with self._db.engine.begin() as session:
             row = session.execute(
                 delete(EphemeralEntry).where(EphemeralEntry.key == key)
                 .returning(EphemeralEntry.value, EphemeralEntry.expires_at)).first()
@@ -139,13 +140,13 @@ class DatabaseEphemeralStore:
 
     def delete(self, key: str) -> None:
         _check(key)
-        with self._db.transaction() as session:
+        with self._db.engine.begin() as session:
             session.execute(delete(EphemeralEntry).where(EphemeralEntry.key == key))
 
     def increment(self, key: str, ttl: float) -> int:
         _check(key, ttl)
         now = self._clock.timestamp()
-        with self._db.transaction() as session:
+        with self._db.engine.begin() as session:
             session.execute(delete(EphemeralEntry).where(EphemeralEntry.key == key,
                                                          EphemeralEntry.expires_at <= now))
             statement = self._insert().values(key=key, value=b"0", expires_at=now + ttl)
@@ -160,7 +161,7 @@ class DatabaseEphemeralStore:
     def ttl(self, key: str) -> float | None:
         _check(key)
         now = self._clock.timestamp()
-        with self._db.sessions() as session:
+        with self._db.read_engine.connect() as session:
             expires = session.scalar(select(EphemeralEntry.expires_at).where(
                 EphemeralEntry.key == key, EphemeralEntry.expires_at > now))
         return None if expires is None else expires - now
@@ -170,7 +171,7 @@ class DatabaseEphemeralStore:
 
     def sweep(self) -> int:
         """Remove every expired row (the maintenance command; requests sweep only now and then)."""
-        with self._db.transaction() as session:
+        with self._db.engine.begin() as session:
             result = session.execute(delete(EphemeralEntry).where(EphemeralEntry.expires_at <= self._clock.timestamp()))
             return int(result.rowcount)  # type: ignore[attr-defined]
 

@@ -187,13 +187,13 @@ class AccountService:
 
     # -- master data and e-mail -------------------------------------------------------------------------
 
-    def overview(self, account_id: str) -> Overview | None:
-        account = self._accounts.get(account_id)
-        if account is None:
-            return None
-        attributes = {a.key: a for a in self._accounts.attributes(account_id)}
+    def overview(self, account: Account) -> Overview:
+        attributes = {a.key: a for a in self._accounts.attributes(account.id)}
         return Overview(account=account, attributes=attributes,
-                        security_events=self._auditor.security_events(account_id))
+                        security_events=self._auditor.security_events(account.id))
+
+    def master_data(self, account: Account) -> dict[str, str]:
+        return {a.key: a.value for a in self._accounts.attributes(account.id)}
 
     def update_master_data(self, account: Account, form: dict[str, str]) -> list[str]:
         """Validate every field first (all messages at once, nothing changed on error); store what changed as

@@ -6,6 +6,8 @@ from servicekonto.core.clock import Clock
 from servicekonto.domain.audit import AuditEvent, AuditRecord
 from servicekonto.domain.ports import AuditLog
 
+CITIZEN_EVENTS = frozenset(event for event in AuditEvent if event.shown_to_citizen)
+
 
 class Auditor:
     def __init__(self, *, log: AuditLog, clock: Clock) -> None:
@@ -18,4 +20,4 @@ class Auditor:
                                      tenant_id=tenant_id, actor=actor, details=details))
 
     def security_events(self, account_id: str, *, limit: int = 20) -> list[AuditRecord]:
-        return [r for r in self._log.for_account(account_id, limit=limit * 2) if r.event.shown_to_citizen][:limit]
+        return list(self._log.for_account(account_id, limit=limit, events=CITIZEN_EVENTS))

@@ -35,9 +35,10 @@ class MailComposer:
         self._site_name = site_name
         self._base_url = base_url
         self._text = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=False,  # noqa: S701 - text/plain
-                                 undefined=StrictUndefined, extensions=["jinja2.ext.i18n"], keep_trailing_newline=True)
+                                 undefined=StrictUndefined, extensions=["jinja2.ext.i18n"], keep_trailing_newline=True,
+                                 auto_reload=False)
         self._html = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
-                                 undefined=StrictUndefined, extensions=["jinja2.ext.i18n"])
+                                 undefined=StrictUndefined, extensions=["jinja2.ext.i18n"], auto_reload=False)
         for env in (self._text, self._html):
             env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
 

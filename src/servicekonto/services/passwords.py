@@ -5,6 +5,7 @@ default (64 MiB, t=3, p=4) would cost ≈ 130 ms and cap logins at ≈ 8/s/core.
 from __future__ import annotations
 
 import contextlib
+import threading
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher as Argon2Hasher
@@ -25,8 +26,13 @@ class Argon2Parameters:
 
 
 class PasswordHasher:
-    def __init__(self, parameters: Argon2Parameters | None = None) -> None:
+    """`concurrency` caps simultaneous hashes per process: several Argon2 runs on one core evict each other's
+    memory from the cache and each gets ≈ 20 % slower (measured in bench/password_login.py); one per core,
+    with one worker process per core, is fastest, and a login flood cannot make a process hold 40 × 19 MiB."""
+
+    def __init__(self, parameters: Argon2Parameters | None = None, *, concurrency: int = 1) -> None:
         p = parameters or Argon2Parameters()
+        self._slots = threading.BoundedSemaphore(concurrency)
         self.parameters = p
         self._argon2 = Argon2Hasher(time_cost=p.iterations, memory_cost=p.memory_kib, parallelism=p.parallelism,
                                     hash_len=p.hash_length, salt_len=p.salt_length, type=Type.ID)
@@ -34,7 +40,8 @@ class PasswordHasher:
         self._dummy_hash = self._argon2.hash(random_token())
 
     def hash(self, password: str) -> str:
-        return self._argon2.hash(normalise(password))
+        with self._slots:
+            return self._argon2.hash(normalise(password))
 
     def verify(self, password_hash: str | None, password: str) -> tuple[bool, str | None]:
         """(matches, new hash when the parameters changed and the hash should be replaced)."""
@@ -42,8 +49,12 @@ class PasswordHasher:
             self.burn(password)
             return False, None
         try:
-            self._argon2.verify(password_hash, normalise(password))
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            with self._slots:
+                self._argon2.verify(password_hash, normalise(password))
+        except (VerifyMismatchError, VerificationError):
+            return False, None
+        except InvalidHashError:  # a damaged hash answers as slowly as a wrong password
+            self.burn(password)
             return False, None
         if self._argon2.check_needs_rehash(password_hash):
             return True, self.hash(password)
@@ -51,5 +62,5 @@ class PasswordHasher:
 
     def burn(self, password: str) -> None:
         """Spend the time of one verification without any account (no enumeration by timing)."""
-        with contextlib.suppress(VerificationError):
+        with self._slots, contextlib.suppress(VerificationError):
             self._argon2.verify(self._dummy_hash, normalise(password))

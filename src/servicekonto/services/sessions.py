@@ -29,10 +29,11 @@ class Session:
     epoch: int
     csrf_secret: str
     data: dict[str, str] = field(default_factory=dict)
+    account: Account | None = field(default=None, compare=False, repr=False)  # loaded with the session
 
     def to_json(self) -> bytes:
         value = asdict(self)
-        del value["id"]
+        del value["id"], value["account"]
         value["trust_level"] = int(self.trust_level)
         return json.dumps(value, separators=(",", ":")).encode()
 
@@ -91,9 +92,11 @@ class SessionService:
         if now - session.created_at >= limits.absolute or now - session.last_seen >= limits.idle:
             self.end(session_id)
             return None
-        if self._accounts.session_epoch(session.account_id) != session.epoch:
+        account = self._accounts.get(session.account_id)  # one point query: the epoch and the account
+        if account is None or not account.is_active or account.session_epoch != session.epoch:
             self.end(session_id)
             return None
+        session.account = account
         if now - session.last_seen >= TOUCH_INTERVAL:
             session.last_seen = now
             self._save(session, now)

@@ -80,7 +80,9 @@ class LoginThrottle:
         return failures == policy.free_attempts  # the first lock of a series
 
     def succeeded(self, *, account_id: str) -> None:
-        self._store.delete(f"fail:account:{account_id}")
+        key = f"fail:account:{account_id}"
+        if self._store.get(key) is not None:  # a read, not a write, in the usual case
+            self._store.delete(key)
 
     def clear(self, *, account_id: str) -> None:
         """After a password reset: the owner proved control of the mailbox."""

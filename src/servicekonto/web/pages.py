@@ -17,7 +17,7 @@ ONE_YEAR = 365 * 24 * 3600
 
 def safe_local_path(target: str | None, default: str = "/") -> str:
     """Only a path on this host: no scheme, no host, no `//` or `\\` tricks (open redirect, ASVS 5.1.5)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target or len(target) > 512:
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or any(ord(ch) < 0x20 for ch in target):

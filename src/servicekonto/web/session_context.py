@@ -33,7 +33,7 @@ class LoginRequired(Exception):
 def require_account(request: Request) -> tuple[Session, Account]:
     """The session and its account, or a redirect to the login page that comes back here afterwards."""
     session = current_session(request)
-    account = components(request).services["accounts_repo"].get(session.account_id) if session else None
+    account = session.account if session else None
     if session is None or account is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(RedirectResponse("/anmelden?" + urlencode({"return_to": target}), status_code=303))

@@ -72,7 +72,7 @@ def _display(key: str, value: str) -> str:
 @form_page
 def overview(request: Request, form: Form) -> Response:
     session, account = require_account(request)
-    data = _svc(request, "accounts").overview(account.id)
+    data = _svc(request, "accounts").overview(account)
     rows = [{"label": str(FIELD_LABELS[key]), "value": _display(key, data.attributes[key].value),
              "source": str(SOURCE_LABELS[data.attributes[key].source]),
              "level": str(LEVEL_LABELS[int(data.attributes[key].trust_level)])}
@@ -84,10 +84,6 @@ def overview(request: Request, form: Form) -> Response:
                    notice=notice(request.query_params.get("hinweis")))
 
 
-def _master_data_form(request: Request, account_id: str) -> dict[str, str]:
-    return {a.key: a.value for a in _svc(request, "accounts").overview(account_id).attributes.values()}
-
-
 @form_page
 def master_data(request: Request, form: Form) -> Response:
     _session, account = require_account(request)
@@ -97,7 +93,8 @@ def master_data(request: Request, form: Form) -> Response:
         "genders": [(g.value, str(label)) for g, label in GENDER_LABELS.items()],
     }
     if request.method == "GET":
-        return _render(request, "account/master_data.html", **context, values=_master_data_form(request, account.id),
+        stored = _svc(request, "accounts").master_data(account)
+        return _render(request, "account/master_data.html", **context, values=stored,
                        notice=notice(request.query_params.get("hinweis")))
     try:
         changed = _svc(request, "accounts").update_master_data(account, form)
