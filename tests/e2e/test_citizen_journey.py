@@ -82,6 +82,9 @@ def test_citizen_journey(new_page: PageFactory, live_server: LiveServer, smtp_si
     expect(page.locator("html")).to_have_attribute("lang", lang)
     page.get_by_role("link", name=t["register"]).first.click()
     checked(page, "registration form")
+    page.locator("main form button[type=submit]").click()  # empty form: every message at once
+    expect(page.locator(".error-summary")).to_be_visible()
+    checked(page, "registration form with errors")
     page.get_by_label(label["username"], exact=True).fill(username)
     page.get_by_label(label["email"], exact=True).fill(email)
     page.get_by_label(label["password"], exact=True).fill(password)
@@ -120,6 +123,8 @@ def test_citizen_journey(new_page: PageFactory, live_server: LiveServer, smtp_si
     page.goto(live_server.url("/konto"))
     expect(page.locator("main")).to_contain_text("51147")
 
+    page.goto(live_server.url("/konto/e-mail"))
+    checked(page, "e-mail change form")
     page.goto(live_server.url("/konto/passwort"))
     checked(page, "password change form")
     page.get_by_label(label["current"]).fill(password)

@@ -38,6 +38,18 @@ class InvalidInput(ServicekontoError):
     message = _l("The input is not valid.")
 
 
+class FormInvalid(InvalidInput):
+    """Several fields at once: `errors` maps each field to its own error, so a page shows every message
+    together instead of one per attempt."""
+
+    code = "form.invalid"
+    message = _l("Some entries need your attention. Nothing has been changed.")
+
+    def __init__(self, errors: dict[str, ServicekontoError]) -> None:
+        super().__init__("form invalid")
+        self.errors = errors
+
+
 class Conflict(ServicekontoError):
     code = "conflict"
     http_status = 409

@@ -17,7 +17,7 @@ import phonenumbers
 import pycountry
 from email_validator import EmailNotValidError, validate_email
 
-from servicekonto.core.errors import InvalidInput
+from servicekonto.core.errors import FormInvalid, InvalidInput
 from servicekonto.core.i18n import LazyString, _l
 
 MAX_TEXT = 100
@@ -234,10 +234,8 @@ def _normalise_one(key: str, raw: str, *, today: date, country_code: str | None)
     raise FieldInvalid(key, _l("This field is not known."))
 
 
-class MasterDataInvalid(InvalidInput):
+class MasterDataInvalid(FormInvalid):
     code = "master_data.invalid"
-    message = _l("Some entries need your attention. Nothing has been changed.")
 
     def __init__(self, errors: list[FieldInvalid]) -> None:
-        super().__init__("master data invalid")
-        self.errors = {error.field: error for error in errors}
+        super().__init__({error.field: error for error in errors})

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from servicekonto.core.clock import Clock
-from servicekonto.core.errors import InvalidInput
+from servicekonto.core.errors import FormInvalid, InvalidInput, ServicekontoError
 from servicekonto.core.i18n import _l
 from servicekonto.core.ids import new_uuid
 from servicekonto.domain import normalise, passwords
@@ -72,13 +72,26 @@ class AccountService:
                  locale: str) -> None:
         """Validate, then always answer alike: a new pending account and a confirmation mail, or a mail that
         tells the owner of an existing address or the chooser of a taken username what happened."""
-        clean_username = check_username(username)
-        clean_email = normalise.email("email", email)
+        errors: dict[str, ServicekontoError] = {}
+        clean_username, clean_email = username.strip(), email.strip()
+        try:
+            clean_username = check_username(username)
+        except InvalidInput as exc:
+            errors["username"] = exc
+        try:
+            clean_email = normalise.email("email", email)
+        except InvalidInput as exc:
+            errors["email"] = exc
+        try:
+            passwords.check(password, context=(clean_username, clean_email))
+        except InvalidInput as exc:
+            errors["password"] = exc
         if password != password_repeat:
-            raise PasswordsDiffer()
-        passwords.check(password, context=(clean_username, clean_email))
+            errors["password_repeat"] = PasswordsDiffer()
         if not accepted_terms:
-            raise TermsNotAccepted()
+            errors["accept_terms"] = TermsNotAccepted()
+        if errors:
+            raise FormInvalid(errors)
         password_hash = self._hasher.hash(password)  # in every branch, so timing tells nothing
         if not self._mail_allowed(clean_email):
             return

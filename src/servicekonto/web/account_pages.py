@@ -9,12 +9,12 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from servicekonto.core import i18n
-from servicekonto.core.errors import InvalidInput, ServicekontoError
+from servicekonto.core.errors import FormInvalid, InvalidInput, ServicekontoError
 from servicekonto.domain.accounts import USERNAME_RULES
 from servicekonto.domain.audit import AuditEvent
 from servicekonto.domain.flows import Flow, FlowExpired, FlowKind, FlowNotFound, FlowState
 from servicekonto.domain.passwords import STRENGTH_LABELS, PasswordRejected, strength
-from servicekonto.services.accounts import PasswordsDiffer, TermsNotAccepted
+from servicekonto.services.accounts import PasswordsDiffer
 from servicekonto.services.authentication import CredentialsInvalid
 from servicekonto.services.throttle import LoginLocked
 from servicekonto.services.tokens import TokenInvalid
@@ -76,11 +76,10 @@ def register(request: Request, form: Form) -> Response:
     except ServicekontoError as exc:
         if not isinstance(exc, InvalidInput):
             raise
-        default = ("accept_terms" if isinstance(exc, TermsNotAccepted)
-                   else "password_repeat" if isinstance(exc, PasswordsDiffer) else "password")
-        errors = field_errors(exc, default_field=default)
+        errors = field_errors(exc, default_field="password")
+        password_refused = isinstance(exc, FormInvalid) and "password" in exc.errors
         hint = None
-        if form.get("password") and not isinstance(exc, PasswordRejected) and len(form["password"]) >= 10:
+        if form.get("password") and not password_refused and len(form["password"]) >= 10:
             hint = str(STRENGTH_LABELS[strength(form["password"])])
         return _render(request, "register.html", 400, **context, errors=errors, strength=hint,
                        values=values_without_secrets(form))

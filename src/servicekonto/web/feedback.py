@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from servicekonto.core.errors import ServicekontoError
+from servicekonto.core.errors import FormInvalid, ServicekontoError
 from servicekonto.core.i18n import LazyString, _l
-from servicekonto.domain.normalise import FieldInvalid, MasterDataInvalid
+from servicekonto.domain.normalise import FieldInvalid
 from servicekonto.domain.passwords import PasswordRejected
 
 
@@ -47,9 +47,11 @@ def error_message(error: ServicekontoError) -> Message:
 
 def field_errors(error: ServicekontoError, *, default_field: str) -> dict[str, Message]:
     """Map an error to the form field(s) it concerns."""
-    if isinstance(error, MasterDataInvalid):
-        return {name: Message(code=f"field.{name}.invalid", text=e.user_message(), kind="error")
-                for name, e in error.errors.items()}
+    if isinstance(error, FormInvalid):
+        found: dict[str, Message] = {}
+        for name, inner in error.errors.items():
+            found.update(field_errors(inner, default_field=name))
+        return found
     if isinstance(error, FieldInvalid):
         return {error.field: Message(code=f"field.{error.field}.invalid", text=error.user_message(), kind="error")}
     if isinstance(error, PasswordRejected):

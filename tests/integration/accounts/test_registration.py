@@ -51,3 +51,13 @@ def test_weak_password_is_refused_with_a_message(client: TestClient, settings: S
 def test_password_of_exactly_ten_characters_is_enough(client: TestClient) -> None:
     assert register(client, password="Kq8#vNz2Lp").status_code == 303
     assert PASSWORD
+
+
+def test_empty_registration_shows_every_message_at_once(client: TestClient, settings: Settings) -> None:
+    response = register(client, username="", email="not-an-address", password="short")
+    assert response.status_code == 400
+    for field in ("username", "email", "password"):
+        assert f'id="e-{field}"' in response.text
+    assert 'data-message-id="password.too_short"' in response.text
+    assert 'id="e-accept_terms"' not in response.text  # the helper ticks the box
+    assert mails(outbox(settings)) == []
