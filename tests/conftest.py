@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import redis
-import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from servicekonto.app import build_container, create_app
@@ -22,12 +21,9 @@ from servicekonto.persistence.database import Database
 from servicekonto.persistence.migrate import upgrade
 from servicekonto.persistence.models import Base
 from servicekonto.settings import Settings
+from tests.support.postgres import BACKENDS, IN_CI, fresh_postgres_database
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "SERVICEKONTO_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SERVICEKONTO_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-BACKENDS = set(os.environ.get("SERVICEKONTO_TEST_BACKENDS", "sqlite,postgresql,redis").split(","))
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TEST_SECRET = "test-only-secret-" + "k7Qm2vXr9TzL4pWn8Ys3Hd6Jf1Bc5Ga0"
 
 
@@ -41,23 +37,8 @@ def _unavailable(what: str, exc: Exception) -> None:
 @pytest.fixture(scope="session")
 def postgresql_url() -> Iterator[str]:
     """A database of our own for this test session, dropped afterwards."""
-    if "postgresql" not in BACKENDS:
-        pytest.skip("PostgreSQL not in SERVICEKONTO_TEST_BACKENDS")
-    name = f"sk_test_{secrets.token_hex(6)}"
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        _unavailable("PostgreSQL", exc)
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    try:
+    with fresh_postgres_database() as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

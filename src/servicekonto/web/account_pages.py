@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from servicekonto.core import i18n
 from servicekonto.core.errors import FormInvalid, InvalidInput, ServicekontoError
 from servicekonto.domain.accounts import USERNAME_RULES
 from servicekonto.domain.audit import AuditEvent
-from servicekonto.domain.flows import Flow, FlowExpired, FlowKind, FlowNotFound, FlowState
+from servicekonto.domain.flows import FlowKind, FlowState
 from servicekonto.domain.passwords import STRENGTH_LABELS, PasswordRejected, strength
 from servicekonto.services.accounts import PasswordsDiffer
 from servicekonto.services.authentication import CredentialsInvalid
 from servicekonto.services.throttle import LoginLocked
 from servicekonto.services.tokens import TokenInvalid
-from servicekonto.web.components import components
 from servicekonto.web.feedback import Message, error_message, field_errors, notice
 from servicekonto.web.forms import Form, browser_id, form_page, values_without_secrets
+from servicekonto.web.page_helpers import client_address, confirm_token_page, flow_for, redirect_to, render, service
 from servicekonto.web.pages import safe_local_path
 from servicekonto.web.session_context import (
     clear_session_cookie,
@@ -28,48 +26,18 @@ from servicekonto.web.session_context import (
     set_session_cookie,
 )
 
-
-def _svc(request: Request, name: str):  # type: ignore[no-untyped-def]
-    return components(request).services[name]
-
-
-def _render(request: Request, template: str, status_code: int = 200, **context: object) -> Response:
-    return components(request).templates.render(request, template, context, status_code=status_code)
-
-
-def _redirect(path: str, **params: str) -> RedirectResponse:
-    return RedirectResponse(path + ("?" + urlencode(params) if params else ""), status_code=303)
-
-
-def client_address(request: Request) -> str | None:
-    """The peer address (uvicorn resolves X-Forwarded-For from trusted proxies); only ever hashed."""
-    return request.client.host if request.client else None
-
-
-def _flow(request: Request, kind: FlowKind, *, data: dict[str, str] | None = None) -> tuple[Flow, Message | None]:
-    """The flow named in the URL, or a new one (with a note when the old one expired)."""
-    flows = _svc(request, "flows")
-    flow_id = request.query_params.get("flow")
-    if flow_id:
-        try:
-            return flows.load(flow_id, kind, binding=browser_id(request)), None
-        except (FlowNotFound, FlowExpired) as exc:
-            return flows.start(kind, binding=browser_id(request), data=data), error_message(exc)
-    return flows.start(kind, binding=browser_id(request), data=data), None
-
-
 # -- registration -------------------------------------------------------------------------------------------
 
 @form_page
 def register(request: Request, form: Form) -> Response:
-    flow, expired = _flow(request, FlowKind.REGISTRATION)
+    flow, expired = flow_for(request, FlowKind.REGISTRATION)
     context: dict[str, object] = {"flow_id": flow.id, "username_rules": str(USERNAME_RULES), "notice": expired}
     if request.method == "GET" or expired:
         if flow.state is FlowState.AWAITING_VERIFICATION:
-            return _redirect("/registrieren/gesendet", flow=flow.id)
-        return _render(request, "register.html", **context, values=values_without_secrets(form))
+            return redirect_to("/registrieren/gesendet", flow=flow.id)
+        return render(request, "register.html", **context, values=values_without_secrets(form))
     try:
-        _svc(request, "accounts").register(
+        service(request, "accounts").register(
             username=form.get("username", ""), email=form.get("email", ""), password=form.get("password", ""),
             password_repeat=form.get("password_repeat", ""), accepted_terms=form.get("accept_terms") == "yes",
             locale=i18n.current_locale())
@@ -81,57 +49,49 @@ def register(request: Request, form: Form) -> Response:
         hint = None
         if form.get("password") and not password_refused and len(form["password"]) >= 10:
             hint = str(STRENGTH_LABELS[strength(form["password"])])
-        return _render(request, "register.html", 400, **context, errors=errors, strength=hint,
+        return render(request, "register.html", 400, **context, errors=errors, strength=hint,
                        values=values_without_secrets(form))
-    flows = _svc(request, "flows")
+    flows = service(request, "flows")
     flow.advance(FlowState.AWAITING_VERIFICATION, now=flows.now())
     flow.data["email"] = form.get("email", "")[:320]
     flows.save(flow)
-    return _redirect("/registrieren/gesendet", flow=flow.id)
+    return redirect_to("/registrieren/gesendet", flow=flow.id)
 
 
 @form_page
 def registration_sent(request: Request, form: Form) -> Response:
-    flows = _svc(request, "flows")
+    flows = service(request, "flows")
     try:
         flow = flows.load(request.query_params.get("flow"), FlowKind.REGISTRATION, binding=browser_id(request))
         flow.require(FlowState.AWAITING_VERIFICATION, now=flows.now())
     except ServicekontoError:
-        return _redirect("/registrieren")
-    return _render(request, "register_sent.html", flow_id=flow.id,
+        return redirect_to("/registrieren")
+    return render(request, "register_sent.html", flow_id=flow.id,
                    notice=notice(request.query_params.get("hinweis")))
 
 
 @form_page
 def resend(request: Request, form: Form) -> Response:
-    flows = _svc(request, "flows")
+    flows = service(request, "flows")
     try:
         flow = flows.load(request.query_params.get("flow"), FlowKind.REGISTRATION, binding=browser_id(request))
         flow.advance(FlowState.AWAITING_VERIFICATION, now=flows.now())
     except ServicekontoError:
-        return _redirect("/registrieren")
+        return redirect_to("/registrieren")
     flows.save(flow)
-    _svc(request, "accounts").resend_verification(flow.data.get("email", ""), locale=i18n.current_locale())
-    return _redirect("/registrieren/gesendet", flow=flow.id, hinweis="resent")
+    service(request, "accounts").resend_verification(flow.data.get("email", ""), locale=i18n.current_locale())
+    return redirect_to("/registrieren/gesendet", flow=flow.id, hinweis="resent")
 
 
 @form_page
 def verify(request: Request, form: Form) -> Response:
-    """GET shows a button, POST uses the link: mail scanners that open links cannot use it up."""
-    accounts = _svc(request, "accounts")
-    token = form.get("token", "") if request.method == "POST" else request.query_params.get("token", "")
-    context = {"title": i18n.gettext("Confirm your e-mail address"), "action": "/registrieren/bestaetigen",
-               "token": token, "button": i18n.gettext("Confirm e-mail address"),
-               "text": i18n.gettext("Please confirm your e-mail address to complete your registration."),
-               "restart_link": "/registrieren", "restart_text": i18n.gettext("Register again")}
-    try:
-        if request.method == "GET":
-            accounts.check_verification(token)
-            return _render(request, "confirm_token.html", valid=True, **context)
-        accounts.verify(token)
-    except TokenInvalid as exc:
-        return _render(request, "confirm_token.html", 400, valid=False, notice=error_message(exc), **context)
-    return _redirect("/anmelden", hinweis="verified")
+    accounts = service(request, "accounts")
+    return confirm_token_page(
+        request, form, check=accounts.check_verification, use=accounts.verify,
+        done=redirect_to("/anmelden", hinweis="verified"),
+        title=i18n.gettext("Confirm your e-mail address"), button=i18n.gettext("Confirm e-mail address"),
+        text=i18n.gettext("Please confirm your e-mail address to complete your registration."),
+        restart_link="/registrieren", restart_text=i18n.gettext("Register again"))
 
 
 # -- login and logout ---------------------------------------------------------------------------------------
@@ -139,34 +99,34 @@ def verify(request: Request, form: Form) -> Response:
 @form_page
 def login(request: Request, form: Form) -> Response:
     if request.method == "GET" and current_session(request) is not None and not request.query_params.get("flow"):
-        return _redirect(safe_local_path(request.query_params.get("return_to"), "/konto"))
+        return redirect_to(safe_local_path(request.query_params.get("return_to"), "/konto"))
     return_to = safe_local_path(request.query_params.get("return_to"), "/konto")
-    flow, expired = _flow(request, FlowKind.LOGIN, data={"return_to": return_to})
+    flow, expired = flow_for(request, FlowKind.LOGIN, data={"return_to": return_to})
     context: dict[str, object] = {"flow_id": flow.id,
                                   "notice": expired or notice(request.query_params.get("hinweis"))}
     if request.method == "GET" or expired:
-        return _render(request, "login.html", **context, values=values_without_secrets(form))
+        return render(request, "login.html", **context, values=values_without_secrets(form))
     try:
-        result = _svc(request, "authenticator").authenticate(
+        result = service(request, "authenticator").authenticate(
             form.get("identifier", ""), form.get("password", ""), address=client_address(request))
     except (CredentialsInvalid, LoginLocked) as exc:
         status = 429 if isinstance(exc, LoginLocked) else 400
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, LoginLocked) else None
-        response = _render(request, "login.html", status, **context, errors={"password": error_message(exc)},
+        response = render(request, "login.html", status, **context, errors={"password": error_message(exc)},
                            values=values_without_secrets(form))
         if headers:
             response.headers.update(headers)
         return response
-    flows = _svc(request, "flows")
+    flows = service(request, "flows")
     flow.advance(FlowState.AUTHENTICATED, now=flows.now())
     flows.finish(flow)
-    sessions = _svc(request, "sessions")
+    sessions = service(request, "sessions")
     old = current_session(request)
     if old is not None:
         sessions.end(old.id)
     session = sessions.create(result.account, level=result.trust_level, methods=[result.method])
-    _svc(request, "auditor").record(AuditEvent.LOGIN_SUCCEEDED, account_id=result.account.id, method=result.method)
-    response = _redirect(safe_local_path(str(flow.data.get("return_to")), "/konto"))
+    service(request, "auditor").record(AuditEvent.LOGIN_SUCCEEDED, account_id=result.account.id, method=result.method)
+    response = redirect_to(safe_local_path(str(flow.data.get("return_to")), "/konto"))
     set_session_cookie(request, response, session)
     return response
 
@@ -174,10 +134,10 @@ def login(request: Request, form: Form) -> Response:
 @form_page
 def logout(request: Request, form: Form) -> Response:
     session = current_session(request)
-    response = _redirect("/", hinweis="logged_out")
+    response = redirect_to("/", hinweis="logged_out")
     if session is not None:
-        _svc(request, "sessions").end(session.id)
-        _svc(request, "auditor").record(AuditEvent.LOGGED_OUT, account_id=session.account_id)
+        service(request, "sessions").end(session.id)
+        service(request, "auditor").record(AuditEvent.LOGGED_OUT, account_id=session.account_id)
     clear_session_cookie(request, response)
     return response
 
@@ -186,39 +146,39 @@ def logout(request: Request, form: Form) -> Response:
 
 @form_page
 def recovery(request: Request, form: Form) -> Response:
-    flow, expired = _flow(request, FlowKind.RECOVERY)
+    flow, expired = flow_for(request, FlowKind.RECOVERY)
     context: dict[str, object] = {"flow_id": flow.id, "notice": expired, "sent": False}
     if request.method == "GET" or expired:
-        return _render(request, "recovery.html", **context)
+        return render(request, "recovery.html", **context)
     identifier = form.get("identifier", "").strip()
     if not identifier:
         missing = Message(code="recovery.identifier_missing", kind="error",
                           text=i18n.gettext("Please enter your username or e-mail address."))
-        return _render(request, "recovery.html", 400, **context, errors={"identifier": missing})
-    _svc(request, "accounts").request_password_reset(identifier)
-    flows = _svc(request, "flows")
+        return render(request, "recovery.html", 400, **context, errors={"identifier": missing})
+    service(request, "accounts").request_password_reset(identifier)
+    flows = service(request, "flows")
     flow.advance(FlowState.MAIL_SENT, now=flows.now())
     flows.save(flow)
-    return _render(request, "recovery.html", **{**context, "sent": True})
+    return render(request, "recovery.html", **{**context, "sent": True})
 
 
 @form_page
 def reset(request: Request, form: Form) -> Response:
-    accounts = _svc(request, "accounts")
+    accounts = service(request, "accounts")
     token = form.get("token", "") if request.method == "POST" else request.query_params.get("token", "")
     try:
         if request.method == "GET":
             accounts.check_reset(token)
-            return _render(request, "reset.html", valid=True, token=token)
+            return render(request, "reset.html", valid=True, token=token)
         accounts.reset_password(token, password=form.get("password", ""),
                                 password_repeat=form.get("password_repeat", ""))
     except TokenInvalid as exc:
-        return _render(request, "reset.html", 400, valid=False, token="", notice=error_message(exc))
+        return render(request, "reset.html", 400, valid=False, token="", notice=error_message(exc))
     except (PasswordRejected, PasswordsDiffer) as exc:
         field = "password_repeat" if isinstance(exc, PasswordsDiffer) else "password"
-        return _render(request, "reset.html", 400, valid=True, token=token,
+        return render(request, "reset.html", 400, valid=True, token=token,
                        errors=field_errors(exc, default_field=field))
-    response = _redirect("/anmelden", hinweis="password_reset")
+    response = redirect_to("/anmelden", hinweis="password_reset")
     clear_session_cookie(request, response)
     return response
 

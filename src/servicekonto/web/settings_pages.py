@@ -19,10 +19,9 @@ from servicekonto.domain.passwords import PasswordRejected
 from servicekonto.services.accounts import PasswordsDiffer
 from servicekonto.services.authentication import CredentialsInvalid
 from servicekonto.services.throttle import LoginLocked
-from servicekonto.services.tokens import TokenInvalid
-from servicekonto.web.account_pages import _flow, _redirect, _render, _svc, client_address
 from servicekonto.web.feedback import error_message, field_errors, notice
 from servicekonto.web.forms import Form, form_page, values_without_secrets
+from servicekonto.web.page_helpers import client_address, confirm_token_page, flow_for, redirect_to, render, service
 from servicekonto.web.session_context import clear_session_cookie, require_account, set_session_cookie
 
 FIELD_LABELS = {
@@ -72,14 +71,14 @@ def _display(key: str, value: str) -> str:
 @form_page
 def overview(request: Request, form: Form) -> Response:
     session, account = require_account(request)
-    data = _svc(request, "accounts").overview(account)
+    data = service(request, "accounts").overview(account)
     rows = [{"label": str(FIELD_LABELS[key]), "value": _display(key, data.attributes[key].value),
              "source": str(SOURCE_LABELS[data.attributes[key].source]),
              "level": str(LEVEL_LABELS[int(data.attributes[key].trust_level)])}
             for key in MASTER_DATA_KEYS if key in data.attributes]
     events = [{"iso": e.occurred_at.isoformat(), "when": e.occurred_at.strftime("%d.%m.%Y %H:%M"),
                "label": str(e.event.label)} for e in data.security_events]
-    return _render(request, "account/overview.html", account=account, rows=rows, events=events,
+    return render(request, "account/overview.html", account=account, rows=rows, events=events,
                    session_level=str(LEVEL_LABELS[int(session.trust_level)]),
                    notice=notice(request.query_params.get("hinweis")))
 
@@ -93,24 +92,24 @@ def master_data(request: Request, form: Form) -> Response:
         "genders": [(g.value, str(label)) for g, label in GENDER_LABELS.items()],
     }
     if request.method == "GET":
-        stored = _svc(request, "accounts").master_data(account)
-        return _render(request, "account/master_data.html", **context, values=stored,
+        stored = service(request, "accounts").master_data(account)
+        return render(request, "account/master_data.html", **context, values=stored,
                        notice=notice(request.query_params.get("hinweis")))
     try:
-        changed = _svc(request, "accounts").update_master_data(account, form)
+        changed = service(request, "accounts").update_master_data(account, form)
     except InvalidInput as exc:
-        return _render(request, "account/master_data.html", 400, **context, values=values_without_secrets(form),
+        return render(request, "account/master_data.html", 400, **context, values=values_without_secrets(form),
                        errors=field_errors(exc, default_field="given_name"), notice=error_message(exc))
-    return _redirect("/konto/stammdaten", hinweis="master_data_saved" if changed else "nothing_changed")
+    return redirect_to("/konto/stammdaten", hinweis="master_data_saved" if changed else "nothing_changed")
 
 
 @form_page
 def change_password(request: Request, form: Form) -> Response:
     session, account = require_account(request)
     if request.method == "GET":
-        return _render(request, "account/password.html", account=account)
+        return render(request, "account/password.html", account=account)
     try:
-        epoch = _svc(request, "accounts").change_password(
+        epoch = service(request, "accounts").change_password(
             account, current=form.get("current_password", ""), new=form.get("new_password", ""),
             new_repeat=form.get("new_password_repeat", ""), address=client_address(request))
     except (CredentialsInvalid, LoginLocked, PasswordRejected, PasswordsDiffer) as exc:
@@ -121,10 +120,10 @@ def change_password(request: Request, form: Form) -> Response:
                                                           text=i18n.gettext("The current password is not correct."))}
         else:
             errors = field_errors(exc, default_field=field)
-        return _render(request, "account/password.html", 429 if isinstance(exc, LoginLocked) else 400,
+        return render(request, "account/password.html", 429 if isinstance(exc, LoginLocked) else 400,
                        account=account, errors=errors)
-    renewed = _svc(request, "sessions").reissue(session, epoch=epoch)
-    response = _redirect("/konto", hinweis="password_changed")
+    renewed = service(request, "sessions").reissue(session, epoch=epoch)
+    response = redirect_to("/konto", hinweis="password_changed")
     set_session_cookie(request, response, renewed)
     return response
 
@@ -133,49 +132,41 @@ def change_password(request: Request, form: Form) -> Response:
 def change_email(request: Request, form: Form) -> Response:
     _session, account = require_account(request)
     if request.method == "GET":
-        return _render(request, "account/email.html", account=account)
+        return render(request, "account/email.html", account=account)
     try:
-        _svc(request, "accounts").request_email_change(account, form.get("new_email", ""))
+        service(request, "accounts").request_email_change(account, form.get("new_email", ""))
     except InvalidInput as exc:
-        return _render(request, "account/email.html", 400, account=account, values=values_without_secrets(form),
+        return render(request, "account/email.html", 400, account=account, values=values_without_secrets(form),
                        errors=field_errors(exc, default_field="new_email"))
-    return _redirect("/konto", hinweis="email_change_sent")
+    return redirect_to("/konto", hinweis="email_change_sent")
 
 
 @form_page
 def confirm_email(request: Request, form: Form) -> Response:
-    """Works in any browser (the link comes by mail); GET shows a button, POST uses the link."""
-    accounts = _svc(request, "accounts")
-    token = form.get("token", "") if request.method == "POST" else request.query_params.get("token", "")
-    context = {"title": i18n.gettext("Confirm your new e-mail address"), "action": "/konto/e-mail/bestaetigen",
-               "token": token, "button": i18n.gettext("Confirm new e-mail address"),
-               "text": i18n.gettext("Please confirm that this is your new e-mail address."),
-               "restart_link": "/konto/e-mail", "restart_text": i18n.gettext("Change the e-mail address again")}
-    try:
-        if request.method == "GET":
-            accounts.check_email_change(token)
-            return _render(request, "confirm_token.html", valid=True, **context)
-        accounts.confirm_email_change(token)
-    except TokenInvalid as exc:
-        return _render(request, "confirm_token.html", 400, valid=False, notice=error_message(exc), **context)
-    return _redirect("/konto", hinweis="email_changed")
+    accounts = service(request, "accounts")
+    return confirm_token_page(
+        request, form, check=accounts.check_email_change, use=accounts.confirm_email_change,
+        done=redirect_to("/konto", hinweis="email_changed"),
+        title=i18n.gettext("Confirm your new e-mail address"), button=i18n.gettext("Confirm new e-mail address"),
+        text=i18n.gettext("Please confirm that this is your new e-mail address."),
+        restart_link="/konto/e-mail", restart_text=i18n.gettext("Change the e-mail address again"))
 
 
 @form_page
 def delete(request: Request, form: Form) -> Response:
     _session, account = require_account(request)
-    flow, expired = _flow(request, FlowKind.DELETION)
+    flow, expired = flow_for(request, FlowKind.DELETION)
     if request.method == "GET" or expired:
-        return _render(request, "account/delete.html", account=account, flow_id=flow.id, notice=expired)
+        return render(request, "account/delete.html", account=account, flow_id=flow.id, notice=expired)
     try:
-        _svc(request, "accounts").delete(account, password=form.get("password", ""), address=client_address(request))
+        service(request, "accounts").delete(account, password=form.get("password", ""), address=client_address(request))
     except (CredentialsInvalid, LoginLocked) as exc:
-        return _render(request, "account/delete.html", 429 if isinstance(exc, LoginLocked) else 400,
+        return render(request, "account/delete.html", 429 if isinstance(exc, LoginLocked) else 400,
                        account=account, flow_id=flow.id, errors={"password": error_message(exc)})
-    flows = _svc(request, "flows")
+    flows = service(request, "flows")
     flow.advance(FlowState.DELETED, now=flows.now())
     flows.finish(flow)
-    response = _redirect("/", hinweis="deleted")
+    response = redirect_to("/", hinweis="deleted")
     clear_session_cookie(request, response)
     return response
 
