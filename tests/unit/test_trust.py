@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 
 from servicekonto.domain.trust import TrustLevel, Vocabulary
@@ -36,4 +38,4 @@ def test_higher_satisfies_lower_and_session_limits_shrink() -> None:
     limits = [level.session_limits for level in TrustLevel]
     assert limits[0].absolute == 12 * 3600 and limits[0].idle == 3600
     assert limits[3].absolute == 1800 and limits[3].idle == 300
-    assert all(a.idle >= b.idle for a, b in zip(limits, limits[1:], strict=False))
+    assert all(a.idle >= b.idle for a, b in pairwise(limits))
