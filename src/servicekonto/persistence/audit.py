@@ -33,7 +33,8 @@ class SqlAuditLog:
         self._db = database
 
     def record(self, record: AuditRecord) -> None:
-        with self._db.engine.begin() as connection:
+        """One INSERT is atomic on its own: it runs without BEGIN/COMMIT round trips."""
+        with self._db.autocommit_engine.connect() as connection:
             connection.execute(_INSERT, {
                 "occurred_at": record.occurred_at, "event": record.event.value,
                 "account_id": _uuid(record.account_id), "tenant_id": _uuid(record.tenant_id), "actor": record.actor,
@@ -45,7 +46,7 @@ class SqlAuditLog:
         if events is not None:
             statement = _FOR_ACCOUNT_EVENTS
             params["events"] = sorted(e.value for e in events)
-        with self._db.read_engine.connect() as connection:
+        with self._db.autocommit_engine.connect() as connection:
             rows = connection.execute(statement, params).all()
             return [AuditRecord(event=AuditEvent(row.event), occurred_at=row.occurred_at,
                                 account_id=str(row.account_id) if row.account_id else None,

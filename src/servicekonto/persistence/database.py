@@ -43,17 +43,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 class Database:
     """The engines and session factories: `transaction()` writes and commits or rolls back as a whole;
-    `sessions()` and `read_engine` read, one statement at a time without a transaction around it. On SQLite
-    the readers have an engine of their own that never takes the write lock, so pages that only read never
-    wait for a writer (WAL)."""
+    `sessions()` and `autocommit_engine` run one statement at a time without a transaction around it (reads,
+    and single-statement writes that are atomic on their own). On SQLite that engine never takes the write
+    lock for a read, so pages that only read never wait for a writer (WAL)."""
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
-        self.read_engine = (make_engine(url, pool_size=pool_size, read_only=True) if url.startswith("sqlite")
+        self.autocommit_engine = (make_engine(url, pool_size=pool_size, read_only=True) if url.startswith("sqlite")
                             else self.engine.execution_options(isolation_level="AUTOCOMMIT"))
         self._writers = sessionmaker(self.engine, expire_on_commit=False)
-        self.sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        self.sessions = sessionmaker(self.autocommit_engine, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -70,5 +70,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-        if self.read_engine.pool is not self.engine.pool:
-            self.read_engine.dispose()
+        if self.autocommit_engine.pool is not self.engine.pool:
+            self.autocommit_engine.dispose()

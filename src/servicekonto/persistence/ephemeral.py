@@ -124,7 +124,7 @@ class DatabaseEphemeralStore:
 
     def get(self, key: str) -> bytes | None:
         _check(key)
-        with self._db.read_engine.connect() as session:
+        with self._db.autocommit_engine.connect() as session:
             return session.scalar(select(EphemeralEntry.value).where(
                 EphemeralEntry.key == key, EphemeralEntry.expires_at > self._clock.timestamp()))
 
@@ -161,7 +161,7 @@ class DatabaseEphemeralStore:
     def ttl(self, key: str) -> float | None:
         _check(key)
         now = self._clock.timestamp()
-        with self._db.read_engine.connect() as session:
+        with self._db.autocommit_engine.connect() as session:
             expires = session.scalar(select(EphemeralEntry.expires_at).where(
                 EphemeralEntry.key == key, EphemeralEntry.expires_at > now))
         return None if expires is None else expires - now
