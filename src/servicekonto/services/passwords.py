@@ -5,8 +5,10 @@ default (64 MiB, t=3, p=4) would cost ≈ 130 ms and cap logins at ≈ 8/s/core.
 from __future__ import annotations
 
 import contextlib
-import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher as Argon2Hasher
 from argon2 import Type
@@ -14,6 +16,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from servicekonto.core.ids import random_token
 from servicekonto.domain.passwords import normalise
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,22 +30,26 @@ class Argon2Parameters:
 
 
 class PasswordHasher:
-    """`concurrency` caps simultaneous hashes per process: several Argon2 runs on one core evict each other's
-    memory from the cache and each gets ≈ 20 % slower (measured in bench/password_login.py); one per core,
-    with one worker process per core, is fastest, and a login flood cannot make a process hold 40 × 19 MiB."""
+    """Hashes run on `concurrency` threads of their own (one by default). Several Argon2 runs on one core
+    evict each other's memory and each gets ≈ 20 % slower; and on threads of their own the 19 MiB of each
+    run come from the same, already mapped memory instead of fresh pages in whichever of the 40 request
+    threads asked (measured in bench/password_login.py). A login flood cannot make a process hold more than
+    `concurrency` × 19 MiB either."""
 
     def __init__(self, parameters: Argon2Parameters | None = None, *, concurrency: int = 1) -> None:
         p = parameters or Argon2Parameters()
-        self._slots = threading.BoundedSemaphore(concurrency)
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="argon2")
         self.parameters = p
         self._argon2 = Argon2Hasher(time_cost=p.iterations, memory_cost=p.memory_kib, parallelism=p.parallelism,
                                     hash_len=p.hash_length, salt_len=p.salt_length, type=Type.ID)
         # Unknown users are checked against this, so the answer takes as long as for a real one.
         self._dummy_hash = self._argon2.hash(random_token())
 
+    def _on_hash_thread(self, function: Callable[..., T], *args: Any) -> T:
+        return self._pool.submit(function, *args).result()
+
     def hash(self, password: str) -> str:
-        with self._slots:
-            return self._argon2.hash(normalise(password))
+        return self._on_hash_thread(self._argon2.hash, normalise(password))
 
     def verify(self, password_hash: str | None, password: str) -> tuple[bool, str | None]:
         """(matches, new hash when the parameters changed and the hash should be replaced)."""
@@ -49,8 +57,7 @@ class PasswordHasher:
             self.burn(password)
             return False, None
         try:
-            with self._slots:
-                self._argon2.verify(password_hash, normalise(password))
+            self._on_hash_thread(self._argon2.verify, password_hash, normalise(password))
         except (VerifyMismatchError, VerificationError):
             return False, None
         except InvalidHashError:  # a damaged hash answers as slowly as a wrong password
@@ -62,5 +69,5 @@ class PasswordHasher:
 
     def burn(self, password: str) -> None:
         """Spend the time of one verification without any account (no enumeration by timing)."""
-        with self._slots, contextlib.suppress(VerificationError):
-            self._argon2.verify(self._dummy_hash, normalise(password))
+        with contextlib.suppress(VerificationError):
+            self._on_hash_thread(self._argon2.verify, self._dummy_hash, normalise(password))
