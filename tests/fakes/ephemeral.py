@@ -47,6 +47,9 @@ class MemoryEphemeralStore:
             entry = self._live(key)
             return entry[0] if entry else None
 
+    def get_many(self, keys: list[str]) -> list[bytes | None]:
+        return [self.get(key) for key in keys]
+
     def take(self, key: str) -> bytes | None:
         self._check(key)
         with self._lock:

@@ -26,6 +26,9 @@ class EphemeralStore(Protocol):
 
     def get(self, key: str) -> bytes | None: ...
 
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Several values in one round trip, in the order of `keys`."""
+
     def take(self, key: str) -> bytes | None:
         """Return and delete in one atomic step: a single-use code can be redeemed exactly once."""
 

@@ -4,10 +4,11 @@ or a deployment without Redis). Both honour TTLs; the same contract tests run on
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import redis
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from servicekonto.settings import Settings
 
 MAX_KEY_LENGTH = 255
+_GET_MANY = select(EphemeralEntry.key, EphemeralEntry.value).where(
+    EphemeralEntry.key.in_(bindparam("keys", expanding=True)), EphemeralEntry.expires_at > bindparam("now"))
 
 
 def _check(key: str, ttl: float | None = None) -> None:
@@ -57,6 +60,12 @@ class RedisEphemeralStore:
         _check(key)
         value = self._redis.get(self._k(key))
         return value if isinstance(value, bytes) else None
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        for key in keys:
+            _check(key)
+        values = self._redis.mget([self._k(key) for key in keys]) if keys else []
+        return [value if isinstance(value, bytes) else None for value in values]  # type: ignore[union-attr]
 
     def take(self, key: str) -> bytes | None:
         _check(key)
@@ -127,6 +136,15 @@ class DatabaseEphemeralStore:
         with self._db.autocommit_engine.connect() as session:
             return session.scalar(select(EphemeralEntry.value).where(
                 EphemeralEntry.key == key, EphemeralEntry.expires_at > self._clock.timestamp()))
+
+    def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        for key in keys:
+            _check(key)
+        if not keys:
+            return []
+        with self._db.autocommit_engine.connect() as connection:
+            rows = dict(connection.execute(_GET_MANY, {"keys": list(keys), "now": self._clock.timestamp()}).all())
+        return [bytes(rows[key]) if key in rows else None for key in keys]
 
     def take(self, key: str) -> bytes | None:
         _check(key)

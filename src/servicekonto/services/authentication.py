@@ -48,7 +48,7 @@ class PasswordAuthenticator:
         """Raise CredentialsInvalid (unknown user, wrong password, unconfirmed account alike) or LoginLocked."""
         account = self._accounts.find_by_login(identifier.strip()[:320]) if identifier.strip() else None
         account_id = account.id if account else None
-        self._throttle.check(account_id=account_id, address=address)
+        had_failures = self._throttle.check(account_id=account_id, address=address)
         if account is None:
             self._hasher.burn(password)
             self._throttle.failed(account_id=None, address=address)
@@ -59,7 +59,7 @@ class PasswordAuthenticator:
             raise CredentialsInvalid()
         if new_hash is not None:
             self._accounts.set_password(account.id, new_hash, end_sessions=False, now=self._clock.now())
-        self._throttle.succeeded(account_id=account.id)
+        self._throttle.succeeded(account_id=account.id, had_failures=had_failures)
         return Authenticated(account=account, method=self.method, trust_level=TrustLevel.BASIC)
 
     def verify_current(self, account: Account, password: str, *, address: str | None) -> None:

@@ -52,15 +52,18 @@ class LoginThrottle:
     def _address(self, address: str | None) -> str:
         return keyed_hash(self._key, address or "unknown")[:32]
 
-    def check(self, *, account_id: str | None, address: str | None) -> None:
-        """Raise LoginLocked while the account or the address is locked."""
+    def check(self, *, account_id: str | None, address: str | None) -> bool:
+        """Raise LoginLocked while the account or the address is locked; otherwise tell whether the account
+        has failures on record (so a success only writes when there is something to clear). One read."""
         keys = [f"lock:address:{self._address(address)}"]
         if account_id:
-            keys.append(f"lock:account:{account_id}")
-        for key in keys:
-            remaining = self._store.ttl(key)
-            if remaining is not None:
-                raise LoginLocked(math.ceil(remaining))
+            keys += [f"lock:account:{account_id}", f"fail:account:{account_id}"]
+        values = self._store.get_many(keys)
+        now = self._clock.timestamp()
+        for value in values[:2]:
+            if value is not None and float(value) > now:
+                raise LoginLocked(math.ceil(float(value) - now))
+        return len(values) == 3 and values[2] is not None
 
     def failed(self, *, account_id: str | None, address: str | None) -> bool:
         """Count a failure; True when this failure locked the account (the owner gets a mail)."""
@@ -69,20 +72,23 @@ class LoginThrottle:
         address_failures = self._store.increment(f"fail:address:{address_key}", policy.address_window_seconds)
         address_lock = policy.lock_seconds(address_failures, policy.address_free_attempts)
         if address_lock:
-            self._store.put(f"lock:address:{address_key}", b"1", address_lock)
+            self._lock(f"lock:address:{address_key}", address_lock)
         if not account_id:
             return False
         failures = self._store.increment(f"fail:account:{account_id}", policy.window_seconds)
         lock = policy.lock_seconds(failures, policy.free_attempts)
         if not lock:
             return False
-        self._store.put(f"lock:account:{account_id}", b"1", lock)
+        self._lock(f"lock:account:{account_id}", lock)
         return failures == policy.free_attempts  # the first lock of a series
 
-    def succeeded(self, *, account_id: str) -> None:
-        key = f"fail:account:{account_id}"
-        if self._store.get(key) is not None:  # a read, not a write, in the usual case
-            self._store.delete(key)
+    def _lock(self, key: str, seconds: int) -> None:
+        """The value is the end of the lock, so one read tells how long is left."""
+        self._store.put(key, str(self._clock.timestamp() + seconds).encode(), seconds)
+
+    def succeeded(self, *, account_id: str, had_failures: bool = True) -> None:
+        if had_failures:
+            self._store.delete(f"fail:account:{account_id}")
 
     def clear(self, *, account_id: str) -> None:
         """After a password reset: the owner proved control of the mailbox."""

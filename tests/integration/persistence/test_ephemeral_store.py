@@ -142,3 +142,12 @@ def test_binary_values_survive(store: EphemeralStore) -> None:
 
 def test_ping(store: EphemeralStore) -> None:
     store.ping()
+
+
+def test_get_many_keeps_order_and_skips_expired(store: EphemeralStore) -> None:
+    store.put("one", b"1", TTL)
+    store.put("gone", b"x", SHORT)
+    store.put("three", b"3", TTL)
+    time.sleep(SHORT + 0.2)
+    assert store.get_many(["three", "missing", "gone", "one"]) == [b"3", None, None, b"1"]
+    assert store.get_many([]) == []
