@@ -79,5 +79,6 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))  # "Context impl SQLiteImpl." is noise
     # Our own access log replaces uvicorn's, which would log query strings (codes, tokens) and addresses.
     logging.getLogger("uvicorn.access").disabled = True
