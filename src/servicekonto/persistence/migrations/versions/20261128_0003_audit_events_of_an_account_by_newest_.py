@@ -6,7 +6,6 @@ Create Date: 2026-11-28 19:55:16.907349
 """
 
 from alembic import op
-import sqlalchemy as sa
 
 
 revision = '0003'
