@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     smtp_url: str | None = Field(
         None, description="`smtp://host:port` (STARTTLS when offered), `smtps://host:port` (TLS), with "
         "optional `user:password@`. Default in a test system: the local outbox under `DATA_DIR/outbox`.")
+    smtp_ca_file: Path | None = Field(
+        None, description="PEM file of the CA that signed the mail server's certificate, when it is not a "
+        "public one (an internal relay). TLS is always verified.")
     mail_from: str = Field(
         "Servicekonto <servicekonto@localhost>", description="Sender address of every mail.")
     eid_backend: Literal["simulator", "tr03130", "none"] | None = Field(

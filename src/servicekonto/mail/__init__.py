@@ -38,7 +38,8 @@ class SmtpMailer:
     """`smtp://host:port` (STARTTLS when the server offers it, required with credentials),
     `smtps://host:port` (implicit TLS); optional `user:password@`."""
 
-    def __init__(self, url: str, *, sender: str, clock: Clock | None = None, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, sender: str, clock: Clock | None = None, timeout: float = 10.0,
+                 ca_file: Path | None = None) -> None:
         parts = urlsplit(url)
         if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
             raise ValueError("SMTP_URL must look like smtp://host:port or smtps://host:port")
@@ -50,10 +51,11 @@ class SmtpMailer:
         self._sender = sender
         self._clock = clock or SystemClock()
         self._timeout = timeout
+        self._ca_file = ca_file  # a relay with a certificate of an internal CA
 
     def send(self, mail: OutgoingMail) -> None:
         message = build_message(mail, sender=self._sender, clock=self._clock)
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=str(self._ca_file) if self._ca_file else None)
         if self._tls:
             with smtplib.SMTP_SSL(self._host, self._port, timeout=self._timeout, context=context) as smtp:
                 self._deliver(smtp, message)
@@ -92,5 +94,5 @@ class OutboxMailer:
 
 def make_mailer(settings: Settings, *, clock: Clock) -> Mailer:
     if settings.smtp_url:
-        return SmtpMailer(settings.smtp_url, sender=settings.mail_from, clock=clock)
+        return SmtpMailer(settings.smtp_url, sender=settings.mail_from, clock=clock, ca_file=settings.smtp_ca_file)
     return OutboxMailer(settings.data_dir / "outbox", sender=settings.mail_from, clock=clock)
