@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from http.cookies import SimpleCookie
 from typing import Any
 
 import structlog
-from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,6 +17,7 @@ from servicekonto.core.ids import error_id
 from servicekonto.web.metrics import Metrics
 
 LANGUAGE_COOKIE = "lang"
+LANGUAGE_COOKIE_BYTES = LANGUAGE_COOKIE.encode()
 
 log = structlog.get_logger("servicekonto.http")
 
@@ -55,19 +54,21 @@ def security_headers(*, https: bool) -> list[tuple[bytes, bytes]]:
 
 
 def choose_locale(scope: Scope) -> str:
-    """The language cookie (set by the language switch) wins; then Accept-Language; then German."""
-    raw_headers = dict(scope.get("headers") or [])
-    cookie_header = raw_headers.get(b"cookie")
+    """The language cookie (set by the language switch) wins; then Accept-Language; then German.
+    Headers are read raw: this runs on every request (SimpleCookie would cost more than the rest)."""
+    cookie_header = accept = None
+    for name, value in scope.get("headers") or ():
+        if name == b"cookie":
+            cookie_header = value
+        elif name == b"accept-language":
+            accept = value
     if cookie_header:
-        cookies: SimpleCookie = SimpleCookie()
-        try:
-            cookies.load(cookie_header.decode("latin-1"))
-        except Exception:  # noqa: BLE001 - a malformed cookie header must not break the page
-            cookies = SimpleCookie()
-        chosen = cookies.get(LANGUAGE_COOKIE)
-        if chosen is not None and chosen.value in i18n.LOCALES:
-            return chosen.value
-    accept = raw_headers.get(b"accept-language")
+        for part in cookie_header.split(b";"):
+            key, _, value = part.strip().partition(b"=")
+            if key == LANGUAGE_COOKIE_BYTES:
+                chosen = value.strip(b'"').decode("latin-1")
+                if chosen in i18n.LOCALES:
+                    return chosen
     return i18n.negotiate(accept.decode("latin-1") if accept else None)
 
 
@@ -100,15 +101,7 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                for name, value in self.headers:
-                    key = name.decode()
-                    if key not in headers:  # a route may set a narrower policy of its own
-                        headers.append(key, value.decode())
-                headers["x-request-id"] = request_id
-                headers.setdefault("cache-control", "no-store")
-                vary = headers.get("vary")
-                headers["vary"] = f"{vary}, Accept-Language, Cookie" if vary else "Accept-Language, Cookie"
+                add_headers(message, self.headers, request_id)
             await send(message)
 
         try:
@@ -126,6 +119,26 @@ class RequestContextMiddleware:
             self.metrics.observe(scope["method"], route, status, elapsed)
             log.info("request", method=scope["method"], route=route, status=status,
                      duration_ms=round(elapsed * 1000, 2))
+
+
+VARY = b"Accept-Language, Cookie"
+
+
+def add_headers(message: Message, defaults: list[tuple[bytes, bytes]], request_id: str) -> None:
+    """Security headers a route did not set itself (it may set a narrower policy), the request id, no-store
+    unless the route said otherwise, and Vary on language and cookie. On the raw header list: every
+    response passes here."""
+    raw: list[tuple[bytes, bytes]] = list(message.get("headers") or [])
+    present = {name.lower() for name, _ in raw}
+    raw.extend(header for header in defaults if header[0] not in present)
+    raw.append((b"x-request-id", request_id.encode()))
+    if b"cache-control" not in present:
+        raw.append((b"cache-control", b"no-store"))
+    if b"vary" in present:
+        raw = [(name, value + b", " + VARY if name.lower() == b"vary" else value) for name, value in raw]
+    else:
+        raw.append((b"vary", VARY))
+    message["headers"] = raw
 
 
 def _route_template(scope: dict[str, Any]) -> str:
