@@ -153,8 +153,7 @@ class SqlAccountRepository:
 
     def delete(self, account_id: str) -> bool:
         key = _uuid(account_id)
-        with self._db.transaction() as session:
-            session.execute(delete(models.AccountAttribute).where(models.AccountAttribute.account_id == key))
+        with self._db.transaction() as session:  # master data goes with it (ON DELETE CASCADE)
             result = session.execute(delete(models.Account).where(models.Account.id == key))
             return bool(result.rowcount)  # type: ignore[attr-defined]
 

@@ -13,7 +13,7 @@ from typing import Any
 from servicekonto.core.clock import Clock
 from servicekonto.core.crypto import keyed_hash
 from servicekonto.core.ids import random_token
-from servicekonto.domain.flows import Flow, FlowKind, FlowNotFound
+from servicekonto.domain.flows import Flow, FlowKind, FlowNotFound, FlowState
 from servicekonto.domain.ports import EphemeralStore
 
 SIGNED = "s."
@@ -71,5 +71,9 @@ class FlowStore:
         if not flow.id.startswith(SIGNED):
             self._store.delete(f"flow:{flow.id}")
 
-    def now(self) -> Any:
-        return self._clock.now()
+    def advance(self, flow: Flow, to: FlowState) -> None:
+        """Move the flow on now (STYLE.md §4); FlowExpired or InvalidFlowTransition otherwise."""
+        flow.advance(to, now=self._clock.now())
+
+    def require(self, flow: Flow, *states: FlowState) -> None:
+        flow.require(*states, now=self._clock.now())

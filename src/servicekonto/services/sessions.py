@@ -56,9 +56,6 @@ class SessionService:
     def _storage_key(self, session_id: str) -> str:
         return "session:" + keyed_hash(self._key, session_id)
 
-    def limits(self, level: TrustLevel) -> SessionLimits:
-        return self._limits[level]
-
     def _ttl(self, session: Session, now: float) -> float:
         limits = self._limits[session.trust_level]
         return min(float(limits.idle), session.created_at + limits.absolute - now)

@@ -52,7 +52,7 @@ def register(request: Request, form: Form) -> Response:
         return render(request, "register.html", 400, **context, errors=errors, strength=hint,
                        values=values_without_secrets(form))
     flows = service(request, "flows")
-    flow.advance(FlowState.AWAITING_VERIFICATION, now=flows.now())
+    flows.advance(flow, FlowState.AWAITING_VERIFICATION)
     flow.data["email"] = form.get("email", "")[:320]
     flows.save(flow)
     return redirect_to("/registrieren/gesendet", flow=flow.id)
@@ -63,7 +63,7 @@ def registration_sent(request: Request, form: Form) -> Response:
     flows = service(request, "flows")
     try:
         flow = flows.load(request.query_params.get("flow"), FlowKind.REGISTRATION, binding=browser_id(request))
-        flow.require(FlowState.AWAITING_VERIFICATION, now=flows.now())
+        flows.require(flow, FlowState.AWAITING_VERIFICATION)
     except ServicekontoError:
         return redirect_to("/registrieren")
     return render(request, "register_sent.html", flow_id=flow.id,
@@ -75,7 +75,7 @@ def resend(request: Request, form: Form) -> Response:
     flows = service(request, "flows")
     try:
         flow = flows.load(request.query_params.get("flow"), FlowKind.REGISTRATION, binding=browser_id(request))
-        flow.advance(FlowState.AWAITING_VERIFICATION, now=flows.now())
+        flows.advance(flow, FlowState.AWAITING_VERIFICATION)
     except ServicekontoError:
         return redirect_to("/registrieren")
     flows.save(flow)
@@ -118,7 +118,7 @@ def login(request: Request, form: Form) -> Response:
             response.headers.update(headers)
         return response
     flows = service(request, "flows")
-    flow.advance(FlowState.AUTHENTICATED, now=flows.now())
+    flows.advance(flow, FlowState.AUTHENTICATED)
     flows.finish(flow)
     sessions = service(request, "sessions")
     old = current_session(request)
@@ -157,7 +157,7 @@ def recovery(request: Request, form: Form) -> Response:
         return render(request, "recovery.html", 400, **context, errors={"identifier": missing})
     service(request, "accounts").request_password_reset(identifier)
     flows = service(request, "flows")
-    flow.advance(FlowState.MAIL_SENT, now=flows.now())
+    flows.advance(flow, FlowState.MAIL_SENT)
     flows.save(flow)
     return render(request, "recovery.html", **{**context, "sent": True})
 

@@ -19,7 +19,7 @@ from servicekonto.domain.passwords import PasswordRejected
 from servicekonto.services.accounts import PasswordsDiffer
 from servicekonto.services.authentication import CredentialsInvalid
 from servicekonto.services.throttle import LoginLocked
-from servicekonto.web.feedback import error_message, field_errors, notice
+from servicekonto.web.feedback import Message, error_message, field_errors, notice
 from servicekonto.web.forms import Form, form_page, values_without_secrets
 from servicekonto.web.page_helpers import client_address, confirm_token_page, flow_for, redirect_to, render, service
 from servicekonto.web.session_context import clear_session_cookie, require_account, set_session_cookie
@@ -116,8 +116,8 @@ def change_password(request: Request, form: Form) -> Response:
         field = ("current_password" if isinstance(exc, CredentialsInvalid | LoginLocked)
                  else "new_password_repeat" if isinstance(exc, PasswordsDiffer) else "new_password")
         if isinstance(exc, CredentialsInvalid):
-            errors = {field: error_message(exc).__class__(code=exc.code, kind="error",
-                                                          text=i18n.gettext("The current password is not correct."))}
+            errors = {field: Message(code=exc.code, kind="error",
+                                     text=i18n.gettext("The current password is not correct."))}
         else:
             errors = field_errors(exc, default_field=field)
         return render(request, "account/password.html", 429 if isinstance(exc, LoginLocked) else 400,
@@ -164,7 +164,7 @@ def delete(request: Request, form: Form) -> Response:
         return render(request, "account/delete.html", 429 if isinstance(exc, LoginLocked) else 400,
                        account=account, flow_id=flow.id, errors={"password": error_message(exc)})
     flows = service(request, "flows")
-    flow.advance(FlowState.DELETED, now=flows.now())
+    flows.advance(flow, FlowState.DELETED)
     flows.finish(flow)
     response = redirect_to("/", hinweis="deleted")
     clear_session_cookie(request, response)
