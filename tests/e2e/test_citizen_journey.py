@@ -132,6 +132,9 @@ def test_citizen_journey(new_page: PageFactory, live_server: LiveServer, smtp_si
     page.get_by_label(label["new_repeat"]).fill(new_password)
     page.locator("main form button[type=submit]").click()
     expect(page.locator('[data-message-id="notice.password_changed"]')).to_be_visible()
+    page.goto(live_server.url("/konto/sicherheit"))
+    expect(page.locator("main table tbody tr")).not_to_have_count(0)
+    checked(page, "security events")
 
     page.get_by_role("button", name=t["logout"]).click()
     expect(page.locator('[data-message-id="notice.logged_out"]')).to_be_visible()

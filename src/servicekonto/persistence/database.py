@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> Engine:
+    """`read_only`: the engine for statements that run on their own, without a transaction around them."""
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -26,6 +27,9 @@ def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> En
         return engine
     # No pre-ping (a round trip before every checkout); connections are recycled before servers or
     # firewalls drop idle ones, and a dead connection fails one request, not every one.
+    if read_only:  # its own pool in autocommit: no isolation switch and no reset at every checkout
+        return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
+                             isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
     return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
 
@@ -50,8 +54,7 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
-        self.autocommit_engine = (make_engine(url, pool_size=pool_size, read_only=True) if url.startswith("sqlite")
-                            else self.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        self.autocommit_engine = make_engine(url, pool_size=pool_size, read_only=True)
         self._writers = sessionmaker(self.engine, expire_on_commit=False)
         self.sessions = sessionmaker(self.autocommit_engine, expire_on_commit=False)
 
@@ -70,5 +73,4 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-        if self.autocommit_engine.pool is not self.engine.pool:
-            self.autocommit_engine.dispose()
+        self.autocommit_engine.dispose()

@@ -48,7 +48,6 @@ class PasswordsDiffer(InvalidInput):
 class Overview:
     account: Account
     attributes: dict[str, StoredAttribute]
-    security_events: list[AuditRecord]
 
 
 class AccountService:
@@ -201,9 +200,12 @@ class AccountService:
     # -- master data and e-mail -------------------------------------------------------------------------
 
     def overview(self, account: Account) -> Overview:
-        attributes = {a.key: a for a in self._accounts.attributes(account.id)}
-        return Overview(account=account, attributes=attributes,
-                        security_events=self._auditor.security_events(account.id))
+        return Overview(account=account, attributes={a.key: a for a in self._accounts.attributes(account.id)})
+
+    def security_events(self, account: Account) -> list[AuditRecord]:
+        """The newest security events, for the account's own security page (not the overview: the page a
+        login lands on stays one read)."""
+        return self._auditor.security_events(account.id)
 
     def master_data(self, account: Account) -> dict[str, str]:
         return {a.key: a.value for a in self._accounts.attributes(account.id)}

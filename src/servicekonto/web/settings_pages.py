@@ -76,11 +76,17 @@ def overview(request: Request, form: Form) -> Response:
              "source": str(SOURCE_LABELS[data.attributes[key].source]),
              "level": str(LEVEL_LABELS[int(data.attributes[key].trust_level)])}
             for key in MASTER_DATA_KEYS if key in data.attributes]
-    events = [{"iso": e.occurred_at.isoformat(), "when": e.occurred_at.strftime("%d.%m.%Y %H:%M"),
-               "label": str(e.event.label)} for e in data.security_events]
-    return render(request, "account/overview.html", account=account, rows=rows, events=events,
+    return render(request, "account/overview.html", account=account, rows=rows,
                    session_level=str(LEVEL_LABELS[int(session.trust_level)]),
                    notice=notice(request.query_params.get("hinweis")))
+
+
+@form_page
+def security(request: Request, form: Form) -> Response:
+    _session, account = require_account(request)
+    events = [{"iso": e.occurred_at.isoformat(), "when": e.occurred_at.strftime("%d.%m.%Y %H:%M"),
+               "label": str(e.event.label)} for e in service(request, "accounts").security_events(account)]
+    return render(request, "account/security.html", events=events)
 
 
 @form_page
@@ -177,5 +183,6 @@ routes = [
     Route("/konto/passwort", change_password, methods=["GET", "POST"], name="change_password"),
     Route("/konto/e-mail", change_email, methods=["GET", "POST"], name="change_email"),
     Route("/konto/e-mail/bestaetigen", confirm_email, methods=["GET", "POST"], name="confirm_email"),
+    Route("/konto/sicherheit", security, name="security"),
     Route("/konto/loeschen", delete, methods=["GET", "POST"], name="delete_account"),
 ]

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -26,7 +27,17 @@ def make_environment() -> Environment:
         auto_reload=False,  # templates ship with the package; no file checks per render
     )
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.globals["_"] = translate
     return env
+
+
+def translate(message: str, **variables: Any) -> str:
+    """`_()` in templates: the translation as plain text (escaped on output like any value), and with
+    `%(name)s` variables a Markup whose variables are escaped. One call instead of the i18n extension's
+    three wrappers, a Markup and a `%` per string: a page has dozens of them."""
+    text = i18n.gettext(message)
+    # The catalogue is ours and reviewed; only the variables come from outside, and `%` escapes them.
+    return Markup(text) % variables if variables else text  # noqa: S704
 
 
 class Templates:

@@ -303,3 +303,16 @@ def test_email_change_takes_effect_only_after_confirmation(client: TestClient, s
     assert "erika.neu@example.de" in client.get("/konto").text
     client.cookies.clear()
     assert login(client, "erika.neu@example.de").status_code == 303
+
+
+def test_security_page_lists_events_without_values(client: TestClient, settings: Settings) -> None:
+    logged_in(client, settings)
+    submit(client, "/konto/stammdaten", {"given_name": "Erika", "postal_code": "51147"})
+    overview = client.get("/konto").text
+    assert 'href="/konto/sicherheit"' in overview and "<time" not in overview
+    page = client.get("/konto/sicherheit")
+    assert page.status_code == 200 and page.text.count("<time") >= 2
+    assert "51147" not in page.text and "Erika" not in page.text
+    assert client.get("/konto/sicherheit", follow_redirects=False).status_code == 200
+    client.cookies.clear()
+    assert client.get("/konto/sicherheit", follow_redirects=False).status_code == 303
