@@ -123,9 +123,9 @@ class DatabaseEphemeralStore:
     def put(self, key: str, value: bytes, ttl: float) -> None:
         _check(key, ttl)
         row = {"key": key, "value": value, "expires_at": self._clock.timestamp() + ttl}
-        with self._db.engine.begin() as session:
-            session.execute(self._upsert, row)
-            self._maybe_sweep(session)
+        with self._db.autocommit_engine.connect() as connection:  # one statement, atomic on its own
+            connection.execute(self._upsert, row)
+            self._maybe_sweep(connection)
 
     def add(self, key: str, value: bytes, ttl: float) -> bool:
         _check(key, ttl)
@@ -155,16 +155,16 @@ class DatabaseEphemeralStore:
 
     def take(self, key: str) -> bytes | None:
         _check(key)
-        with self._db.engine.begin() as session:
-            row = session.execute(_TAKE, {"k": key}).first()
+        with self._db.autocommit_engine.connect() as connection:
+            row = connection.execute(_TAKE, {"k": key}).first()
         if row is None or row.expires_at <= self._clock.timestamp():
             return None
         return bytes(row.value)
 
     def delete(self, key: str) -> None:
         _check(key)
-        with self._db.engine.begin() as session:
-            session.execute(_DELETE, {"k": key})
+        with self._db.autocommit_engine.connect() as connection:
+            connection.execute(_DELETE, {"k": key})
 
     def increment(self, key: str, ttl: float) -> int:
         _check(key, ttl)
