@@ -25,20 +25,25 @@ from servicekonto.persistence.audit import SqlAuditLog
 from servicekonto.persistence.database import Database
 from servicekonto.persistence.ephemeral import make_ephemeral_store
 from servicekonto.persistence.keys import SqlKeyRepository
+from servicekonto.persistence.oidc import SqlConsentRepository, SqlGrantRepository, SqlOidcClientRepository
 from servicekonto.persistence.tenants import SqlTenantRepository
+from servicekonto.protocols.oidc.provider import OpenIdProvider
 from servicekonto.services.accounts import AccountService
 from servicekonto.services.audit import Auditor
+from servicekonto.services.auth_requests import AuthRequestStore
 from servicekonto.services.authentication import PasswordAuthenticator
 from servicekonto.services.flows import FlowStore
 from servicekonto.services.keys import KeyService
 from servicekonto.services.mail import MailComposer
+from servicekonto.services.oidc_clients import OidcClientService
 from servicekonto.services.passwords import PasswordHasher
+from servicekonto.services.release import ReleaseService
 from servicekonto.services.sessions import SessionService
 from servicekonto.services.tenants import TenantService
 from servicekonto.services.throttle import LoginThrottle
 from servicekonto.services.tokens import TokenService
 from servicekonto.settings import Settings, load_settings
-from servicekonto.web import account_pages, dev_pages, errors, health, pages, settings_pages
+from servicekonto.web import account_pages, consent_pages, dev_pages, errors, health, oidc_routes, pages, settings_pages
 from servicekonto.web import keys as key_routes
 from servicekonto.web.components import Components
 from servicekonto.web.metrics import Metrics
@@ -66,6 +71,10 @@ class Container:
     authenticator: PasswordAuthenticator
     accounts: AccountService
     csrf_key: bytes
+    oidc_clients: OidcClientService
+    release: ReleaseService
+    auth_requests: AuthRequestStore
+    oidc: OpenIdProvider
 
     def close(self) -> None:
         self.database.dispose()
@@ -89,20 +98,31 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         tokens=TokenService(store=ephemeral, key=derive_key(secret, "servicekonto/tokens/v1")),
         mails=mails, auditor=auditor, throttle=throttle, authenticator=authenticator, store=ephemeral, clock=clock,
         base_url=settings.base_url)
+    tenant_repository = SqlTenantRepository(database)
+    keys = KeyService(
+        keys=SqlKeyRepository(database),
+        secret=secret,
+        clock=clock,
+        issuer_host=urlsplit(settings.base_url).hostname or "localhost",
+        publish_seconds=settings.key_publish_seconds,
+        cache_seconds=settings.keys_cache_seconds,
+    )
+    oidc_clients = OidcClientService(clients=SqlOidcClientRepository(database), tenants=tenant_repository,
+                                     clock=clock, key=derive_key(secret, "servicekonto/client-secrets/v1"),
+                                     test_system=settings.is_test_system)
+    release = ReleaseService(consents=SqlConsentRepository(database), accounts=account_repository, auditor=auditor,
+                             pseudonym_key=derive_key(secret, "servicekonto/pseudonyms/v1"), clock=clock)
+    oidc = OpenIdProvider(issuer=settings.base_url.rstrip("/"), clients=oidc_clients,
+                          grants=SqlGrantRepository(database), accounts=account_repository, release=release,
+                          store=ephemeral, keys=keys, auditor=auditor, clock=clock,
+                          key=derive_key(secret, "servicekonto/oidc/v1"))
     return Container(
         settings=settings,
         clock=clock,
         database=database,
         ephemeral=ephemeral,
-        tenants=TenantService(tenants=SqlTenantRepository(database), clock=clock),
-        keys=KeyService(
-            keys=SqlKeyRepository(database),
-            secret=settings.deployment_secret(),
-            clock=clock,
-            issuer_host=urlsplit(settings.base_url).hostname or "localhost",
-            publish_seconds=settings.key_publish_seconds,
-            cache_seconds=settings.keys_cache_seconds,
-        ),
+        tenants=TenantService(tenants=tenant_repository, clock=clock),
+        keys=keys,
         mailer=mailer,
         account_repository=account_repository,
         auditor=auditor,
@@ -113,6 +133,10 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         authenticator=authenticator,
         accounts=accounts,
         csrf_key=derive_key(secret, "servicekonto/csrf/v1"),
+        oidc_clients=oidc_clients,
+        release=release,
+        auth_requests=AuthRequestStore(store=ephemeral, clock=clock),
+        oidc=oidc,
     )
 
 
@@ -141,6 +165,8 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Sta
             "accounts_repo": container.account_repository, "sessions": container.sessions,
             "flows": container.flows, "authenticator": container.authenticator, "auditor": container.auditor,
             "outbox": getattr(container.mailer, "folder", None) if settings.is_test_system else None,
+            "release": container.release, "auth_requests": container.auth_requests, "oidc": container.oidc,
+            "oidc_discovery": oidc_routes.discovery_bytes(settings.base_url.rstrip("/")),
         },
     )
     app = Starlette(
@@ -151,6 +177,8 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Sta
             *dev_pages.routes,
             *health.routes,
             *key_routes.routes,
+            *oidc_routes.routes,
+            *consent_pages.routes,
             Mount("/static", app=StaticFiles(directory=TEMPLATE_DIR.parent / "static"), name="static"),
         ],
         middleware=[Middleware(RequestContextMiddleware, metrics=metrics, https=settings.uses_https,

@@ -10,6 +10,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -19,6 +20,7 @@ from servicekonto.core import i18n
 from servicekonto.core.errors import ServicekontoError
 from servicekonto.core.i18n import _l
 from servicekonto.core.ids import error_id
+from servicekonto.domain.audit import AuditEvent
 from servicekonto.settings import Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,11 +43,14 @@ def fail(message: object, code: int = EXIT_ERROR) -> None:
     sys.exit(code)
 
 
+DETAILED = {"configuration", "oidc_client.invalid", "not_found"}  # the detail names what to fix
+
+
 def _message_of(exc: ServicekontoError) -> object:
     class _Rendered:
         def __str__(self) -> str:
             text = exc.user_message()
-            return f"{text} ({exc.detail})" if exc.code == "configuration" and exc.detail else text
+            return f"{text} ({exc.detail})" if exc.code in DETAILED and exc.detail else text
     return _Rendered()
 
 
@@ -142,19 +147,47 @@ def migrate(as_json: bool) -> None:
 
 
 DEMO_TENANT = "Musterstadt"
+DEMO_PORTAL_NAME = "Bürgerportal Musterstadt"
+DEMO_PORTAL_URL = "http://127.0.0.1:8001"  # the demo portal's own default (servicekonto.demo_portal)
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True)
 @handles_errors
 def demo(as_json: bool) -> None:
-    """Create the demo tenant and its demo portal (idempotent; test systems only)."""
+    """Create the demo tenant and register the demo portal (src/servicekonto/demo_portal) as its OpenID
+    Connect client, for the portal's URL in DEMO_PORTAL_URL; the portal reads its credentials from
+    DATA_DIR/demo-portal.json. Idempotent: the client is kept while it exists and fits. Test systems only."""
     settings = load_settings()
     if not settings.is_test_system:
         fail(_l("Demo data belongs on a test system only."))
+    portal_url = os.environ.get("DEMO_PORTAL_URL", DEMO_PORTAL_URL).rstrip("/")
+    wanted = {"issuer": settings.base_url.rstrip("/"), "redirect_uri": f"{portal_url}/callback",
+              "post_logout_redirect_uri": f"{portal_url}/"}
+    path = settings.data_dir / "demo-portal.json"
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        saved = None
+    saved = saved if isinstance(saved, dict) else {}
     with container_for(settings) as container:
         tenant = container.tenants.ensure(DEMO_TENANT)
-    emit(as_json, {"tenant_id": tenant.id}, f"Demo-Mandant / demo tenant: {tenant.name} ({tenant.id})")
+        client = container.oidc_clients.get(str(saved.get("client_id", "")))
+        if client is None or client.tenant_id != tenant.id or any(saved.get(k) != v for k, v in wanted.items()):
+            created = container.oidc_clients.create(
+                tenant_id=tenant.id, name=DEMO_PORTAL_NAME, redirect_uris=(wanted["redirect_uri"],),
+                post_logout_redirect_uris=(wanted["post_logout_redirect_uri"],),
+                scopes=("openid", "profile", "email", "address"))
+            container.auditor.record(AuditEvent.OIDC_CLIENT_CREATED, tenant_id=tenant.id, actor="cli",
+                                     client=created.client.client_id)
+            saved = {"client_id": created.client.client_id, "client_secret": created.secret, **wanted}
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.unlink(missing_ok=True)  # created anew, so that the mode 0600 applies
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as fh:
+                json.dump(saved, fh, indent=2)
+    emit(as_json, {"tenant_id": tenant.id, "client_id": saved["client_id"]},
+         f"Demo-Mandant / demo tenant: {tenant.name} ({tenant.id})\n"
+         f"Demo-Portal / demo portal: {DEMO_PORTAL_NAME} ({saved['client_id']}), {path}")
 
 
 @main.command()
@@ -194,10 +227,51 @@ def oidc_client() -> None:
     """Manage OpenID Connect clients."""
 
 
-@oidc_client.command("create", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-def oidc_client_create() -> None:
-    """Register an OpenID Connect client (arrives with the OpenID Connect provider)."""
-    fail(_l("This command is not available yet."), EXIT_NOT_AVAILABLE)
+@oidc_client.command("create")
+@click.option("--tenant", "tenant_id", required=True, help="The tenant's id (servicekonto tenant create).")
+@click.option("--name", required=True, help="The portal's display name, shown on the consent page.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact redirect URI; repeat for more.")
+@click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True)
+@click.option("--grant-type", "grant_types", multiple=True,
+              type=click.Choice(["authorization_code", "refresh_token", "client_credentials"]),
+              help="Default: authorization_code and refresh_token.")
+@click.option("--scope", "scopes", multiple=True, help="Allowed scopes; default: openid profile email address "
+              "phone offline_access.")
+@click.option("--public", is_flag=True, help="A public client (no secret; PKCE S256 required).")
+@click.option("--token-endpoint-auth-method", type=click.Choice(
+    ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]))
+@click.option("--jwks", "jwks_file", type=click.Path(exists=True, dir_okay=False),
+              help="The client's public keys (JWKS file) for private_key_jwt.")
+@click.option("--id-token-alg", default="ES256", type=click.Choice(["ES256", "RS256", "PS256"]))
+@click.option("--userinfo-alg", type=click.Choice(["ES256", "RS256", "PS256"]),
+              help="Sign userinfo responses (default: plain JSON).")
+@click.option("--access-token-format", default="jwt", type=click.Choice(["jwt", "opaque"]))
+@click.option("--backchannel-logout-uri")
+@click.option("--min-trust-level", default=1, type=click.IntRange(1, 4))
+@click.option("--json", "as_json", is_flag=True)
+@handles_errors
+def oidc_client_create(tenant_id: str, name: str, redirect_uris: tuple[str, ...],
+                       post_logout_redirect_uris: tuple[str, ...], grant_types: tuple[str, ...],
+                       scopes: tuple[str, ...], public: bool, token_endpoint_auth_method: str | None,
+                       jwks_file: str | None, id_token_alg: str, userinfo_alg: str | None, access_token_format: str,
+                       backchannel_logout_uri: str | None, min_trust_level: int, as_json: bool) -> None:
+    """Register an OpenID Connect client. The secret is shown once; only its HMAC is stored."""
+    settings = load_settings()
+    jwks = Path(jwks_file).read_text(encoding="utf-8") if jwks_file else None
+    with container_for(settings) as container:
+        created = container.oidc_clients.create(
+            tenant_id=tenant_id, name=name, redirect_uris=redirect_uris,
+            post_logout_redirect_uris=post_logout_redirect_uris, grant_types=grant_types, scopes=scopes,
+            public=public, token_endpoint_auth_method=token_endpoint_auth_method, jwks=jwks,
+            id_token_signed_response_alg=id_token_alg, userinfo_signed_response_alg=userinfo_alg,
+            access_token_format=access_token_format, backchannel_logout_uri=backchannel_logout_uri,
+            min_trust_level=min_trust_level)
+        container.auditor.record(AuditEvent.OIDC_CLIENT_CREATED, tenant_id=tenant_id, actor="cli",
+                                 client=created.client.client_id)
+    data = {"client_id": created.client.client_id, "client_secret": created.secret,
+            "issuer": settings.base_url.rstrip("/"),
+            "discovery": f"{settings.base_url.rstrip('/')}/.well-known/openid-configuration"}
+    emit(as_json, data, "\n".join(f"{key}: {value}" for key, value in data.items() if value))
 
 
 @main.group("saml-sp")

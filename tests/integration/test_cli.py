@@ -66,11 +66,37 @@ def test_demo_is_idempotent(env: dict[str, str]) -> None:
     assert first == second
 
 
-def test_service_commands_say_not_available_yet(env: dict[str, str]) -> None:
-    code, _out, err = run("oidc-client", "create", "--tenant", "x", "--name", "y", "--json")
-    assert code == 3 and "noch nicht verfügbar" in err
+def test_saml_sp_add_says_not_available_yet(env: dict[str, str]) -> None:
     code, _out, err = run("saml-sp", "add", "--tenant", "x", "--metadata", "m.xml")
-    assert code == 3 and "not available yet" in err
+    assert code == 3 and "noch nicht verfügbar" in err and "not available yet" in err
+
+
+def test_oidc_client_create_prints_credentials_once(env: dict[str, str]) -> None:
+    run("migrate")
+    tenant = json.loads(run("tenant", "create", "--name", "Musterstadt", "--json")[1])["id"]
+    code, out, _err = run("oidc-client", "create", "--tenant", tenant, "--name", "Portal", "--redirect-uri",
+                          "http://127.0.0.1:9/cb", "--json")
+    created = json.loads(out)
+    assert code == 0 and len(created["client_secret"]) >= 43 and created["client_id"]
+    machine = json.loads(run("oidc-client", "create", "--tenant", tenant, "--name", "Fachverfahren",
+                             "--grant-type", "client_credentials", "--json")[1])
+    assert machine["client_secret"]
+    public = json.loads(run("oidc-client", "create", "--tenant", tenant, "--name", "App", "--public",
+                            "--redirect-uri", "http://127.0.0.1:9/cb", "--json")[1])
+    assert public["client_secret"] is None
+
+
+def test_oidc_client_create_refuses_bad_registrations(env: dict[str, str]) -> None:
+    run("migrate")
+    tenant = json.loads(run("tenant", "create", "--name", "Musterstadt", "--json")[1])["id"]
+    code, out, err = run("oidc-client", "create", "--tenant", tenant, "--name", "Portal", "--redirect-uri",
+                         "http://portal.example.de/cb", "--json")
+    assert code == 1 and out == "" and "nicht gültig" in err and "https required" in err
+    code, _out, err = run("oidc-client", "create", "--tenant", "00000000-0000-0000-0000-000000000000",
+                          "--name", "Portal", "--redirect-uri", "https://portal.example.de/cb")
+    assert code == 1 and "Traceback" not in err
+    code, _out, err = run("oidc-client", "create", "--tenant", tenant, "--name", "Portal")
+    assert code == 1 and "redirect-uri" in err
 
 
 def test_bad_configuration_is_a_message_not_a_traceback(env: dict[str, str],

@@ -24,6 +24,13 @@ class AuditEvent(enum.StrEnum):
     MASTER_DATA_CHANGED = "account:master_data:changed"
     EMAIL_CHANGE_REQUESTED = "account:email:change_requested"
     EMAIL_CHANGED = "account:email:changed"
+    CONSENT_GIVEN = "account:consent:given"
+    CONSENT_REFUSED = "account:consent:refused"
+    DATA_RELEASED = "account:data:released"
+    OIDC_GRANT_REVOKED = "oidc:grant:revoked"
+    OIDC_CODE_REPLAYED = "oidc:code:replayed"
+    OIDC_REFRESH_TOKEN_REUSED = "oidc:refresh_token:reused"
+    OIDC_CLIENT_CREATED = "admin:oidc_client:created"
     TENANT_CREATED = "admin:tenant:created"
     KEYS_ROTATED = "admin:keys:rotated"
 
@@ -48,6 +55,9 @@ _CITIZEN_LABELS = {
     AuditEvent.PASSWORD_RESET: _l("Password reset by e-mail"),
     AuditEvent.MASTER_DATA_CHANGED: _l("Master data changed"),
     AuditEvent.EMAIL_CHANGED: _l("E-mail address changed"),
+    AuditEvent.CONSENT_GIVEN: _l("Consent to a data transfer given"),
+    AuditEvent.CONSENT_REFUSED: _l("Data transfer refused"),
+    AuditEvent.DATA_RELEASED: _l("Data transferred to an online service"),
 }
 
 

@@ -10,6 +10,8 @@ from typing import Protocol
 
 from servicekonto.domain.accounts import Account, StoredAttribute
 from servicekonto.domain.audit import AuditEvent, AuditRecord
+from servicekonto.domain.clients import OidcClient
+from servicekonto.domain.grants import Grant
 from servicekonto.domain.keys import KeyPurpose, StoredKey
 from servicekonto.domain.tenants import Tenant
 
@@ -53,6 +55,40 @@ class TenantRepository(Protocol):
     def get_by_name(self, name: str) -> Tenant | None: ...
 
     def list(self) -> Sequence[Tenant]: ...
+
+
+class OidcClientRepository(Protocol):
+    def add(self, client: OidcClient) -> None: ...
+
+    def get(self, client_id: str) -> OidcClient | None: ...
+
+    def for_tenant(self, tenant_id: str) -> Sequence[OidcClient]: ...
+
+
+class ConsentRepository(Protocol):
+    def granted(self, account_id: str, service_id: str) -> frozenset[str] | None:
+        """The attribute keys consented to for this service, or None when never asked."""
+
+    def grant(self, account_id: str, service_id: str, keys: Collection[str], *, now: datetime) -> None: ...
+
+    def revoke(self, account_id: str, service_id: str) -> bool: ...
+
+
+class GrantRepository(Protocol):
+    def add(self, grant: Grant, refresh_token_hash: str | None, *, refresh_expires_at: datetime | None) -> None: ...
+
+    def get(self, grant_id: str) -> Grant | None: ...
+
+    def use_refresh_token(self, token_hash: str, *, now: datetime) -> tuple[str, Grant | None]:
+        """Mark the token used: (RefreshTokenState, its grant). A token used before revokes its grant."""
+
+    def add_refresh_token(self, grant_id: str, token_hash: str, *, now: datetime, expires_at: datetime) -> None: ...
+
+    def grant_of_refresh_token(self, token_hash: str) -> Grant | None: ...
+
+    def revoke(self, grant_id: str, *, now: datetime) -> None: ...
+
+    def revoke_for_session(self, session_hash: str, *, now: datetime) -> list[Grant]: ...
 
 
 class KeyRepository(Protocol):

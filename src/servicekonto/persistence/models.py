@@ -154,3 +154,76 @@ class AuditEntry(Base):
     tenant_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     actor: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class OidcClient(Base):
+    """An OpenID Connect client of a tenant. Lists are JSON text (the same on SQLite and PostgreSQL); the
+    secret is kept as an HMAC, never in the clear."""
+
+    __tablename__ = "oidc_clients"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    secret_hash: Mapped[str | None] = mapped_column(String(128))
+    redirect_uris: Mapped[str] = mapped_column(Text)
+    post_logout_redirect_uris: Mapped[str] = mapped_column(Text)
+    grant_types: Mapped[str] = mapped_column(Text)
+    scopes: Mapped[str] = mapped_column(Text)
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
+    id_token_signed_response_alg: Mapped[str] = mapped_column(String(16))
+    userinfo_signed_response_alg: Mapped[str | None] = mapped_column(String(16))
+    access_token_format: Mapped[str] = mapped_column(String(16))
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
+    jwks: Mapped[str | None] = mapped_column(Text)
+    min_trust_level: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime]
+
+
+class Consent(Base):
+    """What a citizen agreed a service may receive; remembered per service, deleted with the account."""
+
+    __tablename__ = "consents"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    attributes: Mapped[str] = mapped_column(Text)  # JSON list of catalogue keys
+    granted_at: Mapped[datetime]
+
+
+class OidcGrant(Base):
+    """One authorization of a client by a citizen: what refresh tokens, userinfo and introspection answer
+    from. Revoking it (logout, revocation, code replay) ends every token issued under it."""
+
+    __tablename__ = "oidc_grants"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    session_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(Text)
+    claims: Mapped[str] = mapped_column(Text)  # JSON: released catalogue keys
+    acr: Mapped[str] = mapped_column(String(64))
+    amr: Mapped[str] = mapped_column(String(128))
+    auth_time: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class OidcRefreshToken(Base):
+    """A refresh token, by the hash of its value. Rotation marks the old one used; presenting a used one
+    again is reuse, and revokes the whole grant (RFC 9700 §4.14.2)."""
+
+    __tablename__ = "oidc_refresh_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    grant_id: Mapped[str] = mapped_column(String(64), ForeignKey("oidc_grants.id", ondelete="CASCADE"),
+                                          index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

@@ -98,7 +98,9 @@ def verify(request: Request, form: Form) -> Response:
 
 @form_page
 def login(request: Request, form: Form) -> Response:
-    if request.method == "GET" and current_session(request) is not None and not request.query_params.get("flow"):
+    again = bool(request.query_params.get("erneut"))  # a portal asked for a fresh login (prompt=login, max_age)
+    if (request.method == "GET" and current_session(request) is not None and not request.query_params.get("flow")
+            and not again):
         return redirect_to(safe_local_path(request.query_params.get("return_to"), "/konto"))
     return_to = safe_local_path(request.query_params.get("return_to"), "/konto")
     flow, expired = flow_for(request, FlowKind.LOGIN, data={"return_to": return_to})
@@ -137,6 +139,8 @@ def logout(request: Request, form: Form) -> Response:
     response = redirect_to("/", hinweis="logged_out")
     if session is not None:
         service(request, "sessions").end(session.id)
+        oidc = service(request, "oidc")
+        oidc.logout_session(oidc.session_hash(session.id))  # portals' refresh tokens of this login end too
         service(request, "auditor").record(AuditEvent.LOGGED_OUT, account_id=session.account_id)
     clear_session_cookie(request, response)
     return response

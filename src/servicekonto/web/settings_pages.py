@@ -31,7 +31,7 @@ FIELD_LABELS = {
     "nationality": i18n._l("Nationality"), "gender": i18n._l("Gender"),
     "street_address": i18n._l("Street and house number"), "postal_code": i18n._l("Postcode"),
     "locality": i18n._l("City"), "country": i18n._l("Country"), "phone": i18n._l("Phone"),
-    "de_mail": i18n._l("De-Mail address"),
+    "de_mail": i18n._l("De-Mail address"), "email": i18n._l("E-mail address"),
 }
 SOURCE_LABELS = {
     AttributeSource.SELF_DECLARED: i18n._l("entered by you"),
@@ -58,7 +58,7 @@ def nationalities(locale: str) -> list[tuple[str, str]]:
     return sorted(found, key=lambda item: (item[0] != "D", item[1]))
 
 
-def _display(key: str, value: str) -> str:
+def display_value(key: str, value: str) -> str:
     if key == "gender":
         return str(GENDER_LABELS.get(Gender(value), value))
     if key == "country":
@@ -72,7 +72,7 @@ def _display(key: str, value: str) -> str:
 def overview(request: Request, form: Form) -> Response:
     session, account = require_account(request)
     data = service(request, "accounts").overview(account)
-    rows = [{"label": str(FIELD_LABELS[key]), "value": _display(key, data.attributes[key].value),
+    rows = [{"label": str(FIELD_LABELS[key]), "value": display_value(key, data.attributes[key].value),
              "source": str(SOURCE_LABELS[data.attributes[key].source]),
              "level": str(LEVEL_LABELS[int(data.attributes[key].trust_level)])}
             for key in MASTER_DATA_KEYS if key in data.attributes]

@@ -1,0 +1,77 @@
+"""The protocol-neutral meeting point (DESIGN.md §1): each protocol turns its wire request into an
+AuthRequest and renders the AuthResult back; the login and consent pages see only these."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from servicekonto.domain.trust import TrustLevel, Vocabulary
+
+
+@dataclass(frozen=True, slots=True)
+class RequestedAttribute:
+    key: str  # a key of the attribute catalogue
+    essential: bool = False
+
+
+@dataclass(slots=True)
+class AuthRequest:
+    """A portal's request, kept server-side (the browser carries only its id) for `AUTH_REQUEST_SECONDS`."""
+
+    id: str
+    protocol: str  # "oidc" | "saml"
+    tenant_id: str
+    service_id: str  # the OIDC client_id or the SAML entityID
+    service_name: str
+    sector: str  # for the pseudonym
+    min_level: TrustLevel = TrustLevel.BASIC
+    level_vocabulary: Vocabulary = Vocabulary.STORK
+    level_essential: bool = False  # an unmet level is an error back to the portal, not a lower level
+    attributes: list[RequestedAttribute] = field(default_factory=list)
+    force_login: bool = False  # prompt=login, max_age exceeded, ForceAuthn
+    force_consent: bool = False  # prompt=consent
+    max_age: int | None = None
+    locale: str | None = None
+    protocol_state: dict[str, Any] = field(default_factory=dict)  # what the protocol needs to answer
+    created_at: float = 0.0
+    login_done_at: float | None = None  # set when a login happened inside this request
+
+    def to_json(self) -> bytes:
+        value = asdict(self)
+        value["min_level"] = int(self.min_level)
+        return json.dumps(value, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> AuthRequest:
+        value = json.loads(raw)
+        value["min_level"] = TrustLevel(value["min_level"])
+        value["level_vocabulary"] = Vocabulary(value["level_vocabulary"])
+        value["attributes"] = [RequestedAttribute(**a) for a in value["attributes"]]
+        return cls(**value)
+
+    @property
+    def attribute_keys(self) -> list[str]:
+        return [a.key for a in self.attributes]
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasedAttribute:
+    key: str
+    value: str
+    source: str
+    trust_level: TrustLevel
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResult:
+    """Who logged in, how, and what may leave: the protocol renders it and re-reads nothing."""
+
+    account_id: str
+    subject: str  # the pseudonym for this service's sector
+    trust_level: TrustLevel
+    methods: tuple[str, ...]
+    auth_time: int
+    attributes: tuple[ReleasedAttribute, ...]
+    session_id: str | None = None  # the login session (for front- and back-channel logout)

@@ -1,0 +1,174 @@
+"""OIDC clients, consents and grants on SQLAlchemy. Hot paths (client lookup at every token request, the
+refresh token) are single indexed point queries on statements built once."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from servicekonto.core.errors import Conflict
+from servicekonto.domain.clients import AccessTokenFormat, GrantType, OidcClient
+from servicekonto.domain.grants import Grant, RefreshTokenState
+from servicekonto.domain.trust import TrustLevel
+from servicekonto.persistence import models
+from servicekonto.persistence.database import Database
+
+_CLIENT = models.OidcClient
+_CLIENT_COLUMNS = [c for c in _CLIENT.__table__.columns]  # type: ignore[attr-defined]
+_CLIENT_BY_ID = select(*_CLIENT_COLUMNS).where(_CLIENT.client_id == bindparam("client_id"))
+_GRANT = models.OidcGrant
+_GRANT_COLUMNS = [c for c in _GRANT.__table__.columns]  # type: ignore[attr-defined]
+_GRANT_BY_ID = select(*_GRANT_COLUMNS).where(_GRANT.id == bindparam("grant_id"))
+_TOKEN = models.OidcRefreshToken
+_GRANT_OF_TOKEN = (select(*_GRANT_COLUMNS, _TOKEN.used_at, _TOKEN.expires_at.label("token_expires_at"))
+                   .join(_TOKEN, _TOKEN.grant_id == _GRANT.id).where(_TOKEN.token_hash == bindparam("token_hash")))
+
+
+def _client(row: Any) -> OidcClient:
+    return OidcClient(
+        id=str(row.id), client_id=row.client_id, tenant_id=str(row.tenant_id), name=row.name,
+        secret_hash=row.secret_hash, redirect_uris=tuple(json.loads(row.redirect_uris)),
+        post_logout_redirect_uris=tuple(json.loads(row.post_logout_redirect_uris)),
+        grant_types=tuple(GrantType(g) for g in json.loads(row.grant_types)), scopes=tuple(json.loads(row.scopes)),
+        token_endpoint_auth_method=row.token_endpoint_auth_method,
+        id_token_signed_response_alg=row.id_token_signed_response_alg,
+        userinfo_signed_response_alg=row.userinfo_signed_response_alg,
+        access_token_format=AccessTokenFormat(row.access_token_format),
+        backchannel_logout_uri=row.backchannel_logout_uri, jwks=row.jwks,
+        min_trust_level=TrustLevel(row.min_trust_level), created_at=row.created_at)
+
+
+def _grant(row: Any) -> Grant:
+    return Grant(id=row.id, client_id=row.client_id, account_id=str(row.account_id), session_hash=row.session_hash,
+                 subject=row.subject, scope=row.scope, claims=tuple(json.loads(row.claims)), acr=row.acr,
+                 amr=tuple(row.amr.split()), auth_time=row.auth_time, created_at=row.created_at,
+                 expires_at=row.expires_at, revoked_at=row.revoked_at)
+
+
+class SqlOidcClientRepository:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def add(self, client: OidcClient) -> None:
+        row = models.OidcClient(
+            id=uuid.UUID(client.id), client_id=client.client_id, tenant_id=uuid.UUID(client.tenant_id),
+            name=client.name, secret_hash=client.secret_hash, redirect_uris=json.dumps(list(client.redirect_uris)),
+            post_logout_redirect_uris=json.dumps(list(client.post_logout_redirect_uris)),
+            grant_types=json.dumps([g.value for g in client.grant_types]), scopes=json.dumps(list(client.scopes)),
+            token_endpoint_auth_method=client.token_endpoint_auth_method,
+            id_token_signed_response_alg=client.id_token_signed_response_alg,
+            userinfo_signed_response_alg=client.userinfo_signed_response_alg,
+            access_token_format=client.access_token_format.value, backchannel_logout_uri=client.backchannel_logout_uri,
+            jwks=client.jwks, min_trust_level=int(client.min_trust_level), created_at=client.created_at)
+        try:
+            with self._db.transaction() as session:
+                session.add(row)
+        except IntegrityError:
+            raise Conflict("client id taken") from None
+
+    def get(self, client_id: str) -> OidcClient | None:
+        if not client_id or len(client_id) > 64:
+            return None
+        with self._db.autocommit_engine.connect() as connection:
+            row = connection.execute(_CLIENT_BY_ID, {"client_id": client_id}).first()
+        return _client(row) if row else None
+
+    def for_tenant(self, tenant_id: str) -> Sequence[OidcClient]:
+        with self._db.autocommit_engine.connect() as connection:
+            rows = connection.execute(select(*_CLIENT_COLUMNS).where(_CLIENT.tenant_id == uuid.UUID(tenant_id))
+                                      .order_by(_CLIENT.name)).all()
+        return [_client(row) for row in rows]
+
+
+class SqlConsentRepository:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def granted(self, account_id: str, service_id: str) -> frozenset[str] | None:
+        with self._db.autocommit_engine.connect() as connection:
+            value = connection.scalar(select(models.Consent.attributes).where(
+                models.Consent.account_id == uuid.UUID(account_id), models.Consent.service_id == service_id))
+        return None if value is None else frozenset(json.loads(value))
+
+    def grant(self, account_id: str, service_id: str, keys: Collection[str], *, now: datetime) -> None:
+        with self._db.transaction() as session:
+            row = session.get(models.Consent, (uuid.UUID(account_id), service_id))
+            if row is None:
+                session.add(models.Consent(account_id=uuid.UUID(account_id), service_id=service_id,
+                                           attributes=json.dumps(sorted(keys)), granted_at=now))
+            else:
+                row.attributes = json.dumps(sorted(set(json.loads(row.attributes)) | set(keys)))
+                row.granted_at = now
+
+    def revoke(self, account_id: str, service_id: str) -> bool:
+        with self._db.transaction() as session:
+            result = session.execute(delete(models.Consent).where(
+                models.Consent.account_id == uuid.UUID(account_id), models.Consent.service_id == service_id))
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+class SqlGrantRepository:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def add(self, grant: Grant, refresh_token_hash: str | None, *, refresh_expires_at: datetime | None) -> None:
+        with self._db.transaction() as session:
+            session.add(models.OidcGrant(
+                id=grant.id, client_id=grant.client_id, account_id=uuid.UUID(grant.account_id),
+                session_hash=grant.session_hash, subject=grant.subject, scope=grant.scope,
+                claims=json.dumps(list(grant.claims)), acr=grant.acr, amr=" ".join(grant.amr),
+                auth_time=grant.auth_time, created_at=grant.created_at, expires_at=grant.expires_at))
+            session.flush()
+            if refresh_token_hash and refresh_expires_at:
+                session.add(models.OidcRefreshToken(token_hash=refresh_token_hash, grant_id=grant.id,
+                                                    created_at=grant.created_at, expires_at=refresh_expires_at))
+
+    def get(self, grant_id: str) -> Grant | None:
+        with self._db.autocommit_engine.connect() as connection:
+            row = connection.execute(_GRANT_BY_ID, {"grant_id": grant_id}).first()
+        return _grant(row) if row else None
+
+    def grant_of_refresh_token(self, token_hash: str) -> Grant | None:
+        with self._db.autocommit_engine.connect() as connection:
+            row = connection.execute(_GRANT_OF_TOKEN, {"token_hash": token_hash}).first()
+        return _grant(row) if row else None
+
+    def use_refresh_token(self, token_hash: str, *, now: datetime) -> tuple[str, Grant | None]:
+        with self._db.transaction() as session:
+            row = session.execute(_GRANT_OF_TOKEN.with_for_update(), {"token_hash": token_hash}).first()
+            if row is None:
+                return RefreshTokenState.UNKNOWN, None
+            grant = _grant(row)
+            if row.used_at is not None:
+                session.execute(update(_GRANT).where(_GRANT.id == grant.id, _GRANT.revoked_at.is_(None))
+                                .values(revoked_at=now))
+                return RefreshTokenState.REUSED, grant
+            if not grant.is_live(now) or row.token_expires_at <= now:
+                return RefreshTokenState.UNKNOWN, grant
+            session.execute(update(_TOKEN).where(_TOKEN.token_hash == token_hash).values(used_at=now))
+            return RefreshTokenState.VALID, grant
+
+    def add_refresh_token(self, grant_id: str, token_hash: str, *, now: datetime, expires_at: datetime) -> None:
+        with self._db.transaction() as session:
+            session.add(models.OidcRefreshToken(token_hash=token_hash, grant_id=grant_id, created_at=now,
+                                                expires_at=expires_at))
+
+    def revoke(self, grant_id: str, *, now: datetime) -> None:
+        with self._db.transaction() as session:
+            session.execute(update(_GRANT).where(_GRANT.id == grant_id, _GRANT.revoked_at.is_(None))
+                            .values(revoked_at=now))
+
+    def revoke_for_session(self, session_hash: str, *, now: datetime) -> list[Grant]:
+        with self._db.transaction() as session:
+            rows = session.execute(select(*_GRANT_COLUMNS).where(
+                _GRANT.session_hash == session_hash, _GRANT.revoked_at.is_(None))).all()
+            if rows:
+                session.execute(update(_GRANT).where(_GRANT.session_hash == session_hash,
+                                                     _GRANT.revoked_at.is_(None)).values(revoked_at=now))
+            return [_grant(row) for row in rows]

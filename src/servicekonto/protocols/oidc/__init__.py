@@ -1,0 +1,1 @@
+"""OpenID Connect: the provider (Authlib + joserfc), claims and discovery."""

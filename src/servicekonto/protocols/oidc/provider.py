@@ -1,0 +1,834 @@
+"""The OpenID Provider on Authlib's authorization server (RFC 6749 grants, PKCE, client authentication,
+revocation, introspection) with our storage behind it: codes and opaque tokens in the ephemeral store,
+grants and refresh tokens in the database, keys from the KeyService (joserfc signs).
+
+Its surface is plain data: `authorize()` answers with an AuthRequest to continue in the pages or a redirect
+or an error to show; `finish()` turns an AuthResult into the redirect back to the client; endpoints answer
+`(status, body, headers)`. It never renders HTML."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from authlib.oauth2 import AuthorizationServer, OAuth2Error
+from authlib.oauth2.rfc6749 import (
+    AuthorizationCodeMixin,
+    ClientMixin,
+    InvalidGrantError,
+    InvalidRequestError,
+    OAuth2Payload,
+    OAuth2Request,
+    TokenMixin,
+    grants,
+)
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oidc.core import OpenIDCode
+from authlib.oidc.core.util import create_half_hash
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, KeySet, RSAKey
+
+from servicekonto.core.clock import Clock
+from servicekonto.core.crypto import keyed_hash
+from servicekonto.core.ids import random_token
+from servicekonto.domain.accounts import Account
+from servicekonto.domain.audit import AuditEvent
+from servicekonto.domain.auth_request import AuthRequest, AuthResult
+from servicekonto.domain.clients import AccessTokenFormat, GrantType, OidcClient
+from servicekonto.domain.grants import Grant, RefreshTokenState
+from servicekonto.domain.keys import KeyPurpose
+from servicekonto.domain.ports import AccountRepository, EphemeralStore, GrantRepository
+from servicekonto.domain.trust import TrustLevel, Vocabulary
+from servicekonto.protocols.oidc import claims as oidc_claims
+from servicekonto.services.audit import Auditor
+from servicekonto.services.keys import KeyService
+from servicekonto.services.oidc_clients import OidcClientService
+from servicekonto.services.release import ReleaseService
+
+CODE_SECONDS = 60
+ACCESS_TOKEN_SECONDS = 600
+ID_TOKEN_SECONDS = 600
+GRANT_SECONDS = 12 * 3600  # refresh tokens live as long as the longest login session (TR-03160-1)
+PAR_SECONDS = 90
+AUTH_REQUEST_SECONDS = 1800
+CODE_REPLAY_MEMORY = 600
+CLIENT_ASSERTION = JWTBearerClientAssertion.CLIENT_AUTH_METHOD  # Authlib's name for private_key_jwt
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+TOKEN_AUTH_METHODS = [*SECRET_METHODS, CLIENT_ASSERTION, "none"]
+CONFIDENTIAL_AUTH_METHODS = [*SECRET_METHODS, CLIENT_ASSERTION]
+AMR = {"password": "pwd", "pwd": "pwd", "eid": "hwk", "passkey": "hwk", "totp": "otp"}
+JSON_HEADERS = [("Content-Type", "application/json"), ("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolResponse:
+    status: int
+    body: bytes | dict[str, Any] | str
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def location(self) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == "location"), None)
+
+
+@dataclass(frozen=True, slots=True)
+class ShowError:
+    """An error the browser sees on our page: never redirected to an unverified URI (RFC 6749 §4.1.2.1)."""
+
+    error: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """What the authorization endpoint needs of the browser's login session."""
+
+    id: str
+    account: Account
+    trust_level: TrustLevel
+    methods: tuple[str, ...]
+    auth_time: int
+
+
+# ---------------------------------------------------------------------------------------------- Authlib glue
+
+
+class Payload(OAuth2Payload):
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._datalist: defaultdict[str, list[str]] = defaultdict(list)
+        for key, value in pairs:
+            self._datalist[key].append(value)
+        self._data = {key: values[0] for key, values in self._datalist.items()}
+
+    @property
+    def data(self) -> dict[str, str]:
+        return self._data
+
+    @property
+    def datalist(self) -> defaultdict[str, list[str]]:
+        return self._datalist
+
+
+class Request(OAuth2Request):
+    """A request as Authlib sees it, built from already parsed parameters (no framework binding)."""
+
+    def __init__(self, method: str, uri: str, headers: Mapping[str, str], pairs: list[tuple[str, str]]) -> None:
+        super().__init__(method, uri, headers=headers)
+        self.payload = Payload(pairs)
+        self.grant_id: str | None = None
+
+    @property
+    def args(self) -> dict[str, str]:
+        return self.payload.data if self.method == "GET" else {}
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self.payload.data if self.method == "POST" else {}
+
+
+class Client(ClientMixin):
+    def __init__(self, model: OidcClient, check_secret: Callable[[OidcClient, str | None], bool]) -> None:
+        self.model = model
+        self._check_secret = check_secret
+
+    def get_client_id(self) -> str:
+        return self.model.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return self.model.redirect_uris[0] if len(self.model.redirect_uris) == 1 else None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        if not scope:
+            return ""
+        return " ".join(dict.fromkeys(s for s in scope.split() if s in self.model.scopes))
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.model.redirect_uris  # exact match (RFC 9700 §2.1)
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return self._check_secret(self.model, client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        registered = self.model.token_endpoint_auth_method
+        if registered == "none":
+            return method == "none"
+        if registered == "private_key_jwt":
+            return method == CLIENT_ASSERTION
+        return method in SECRET_METHODS
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code" and GrantType.AUTHORIZATION_CODE in self.model.grant_types
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in {g.value for g in self.model.grant_types}
+
+
+@dataclass(slots=True)
+class Subject:
+    """Authlib's "user": the citizen as this client knows them, and the grant being issued."""
+
+    account_id: str
+    subject: str
+    acr: str
+    amr: tuple[str, ...]
+    auth_time: int
+    claims: tuple[str, ...]
+    grant_id: str
+    session_hash: str | None = None
+
+    def get_user_id(self) -> str:
+        return self.subject
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"account_id": self.account_id, "subject": self.subject, "acr": self.acr, "amr": list(self.amr),
+                "auth_time": self.auth_time, "claims": list(self.claims), "grant_id": self.grant_id,
+                "session_hash": self.session_hash}
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any]) -> Subject:
+        return cls(account_id=value["account_id"], subject=value["subject"], acr=value["acr"],
+                   amr=tuple(value["amr"]), auth_time=value["auth_time"], claims=tuple(value["claims"]),
+                   grant_id=value["grant_id"], session_hash=value.get("session_hash"))
+
+    @classmethod
+    def of_grant(cls, grant: Grant) -> Subject:
+        return cls(account_id=grant.account_id, subject=grant.subject, acr=grant.acr, amr=grant.amr,
+                   auth_time=grant.auth_time, claims=grant.claims, grant_id=grant.id,
+                   session_hash=grant.session_hash)
+
+
+class Code(AuthorizationCodeMixin):
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.subject = Subject.from_dict(data["subject"])
+
+    def get_redirect_uri(self) -> str:
+        return str(self.data["redirect_uri"])
+
+    def get_scope(self) -> str:
+        return str(self.data["scope"])
+
+    def get_nonce(self) -> str | None:
+        return self.data.get("nonce")
+
+    def get_auth_time(self) -> int:
+        return self.subject.auth_time
+
+    def get_acr(self) -> str:
+        return self.subject.acr
+
+    def get_amr(self) -> list[str]:
+        return list(self.subject.amr)
+
+
+@dataclass(slots=True)
+class TokenRecord(TokenMixin):
+    """A presented access or refresh token, for revocation and introspection."""
+
+    kind: str  # "access_token" | "refresh_token"
+    client_id: str
+    scope: str
+    expires_at: int
+    issued_at: int
+    value_hash: str
+    subject: str | None = None
+    grant_id: str | None = None
+    jti: str | None = None
+    revoked: bool = False
+
+    def check_client(self, client: Client) -> bool:
+        return self.client_id == client.get_client_id()
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return max(0, self.expires_at - int(time.time()))
+
+    def is_expired(self) -> bool:
+        return self.expires_at <= int(time.time())
+
+    def is_revoked(self) -> bool:
+        return self.revoked
+
+
+class S256Challenge(CodeChallenge):
+    """PKCE with S256 only (RFC 9700 §2.1.1); required for public clients, accepted from every client."""
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]  # noqa: RUF012 - Authlib's attribute
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        request = grant.request
+        if request.client.model.is_public and not request.payload.data.get("code_challenge"):
+            raise InvalidRequestError("PKCE (code_challenge with S256) is required for public clients.",
+                                      redirect_uri=redirect_uri)
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def get_authorization_code_challenge(self, authorization_code: Code) -> str | None:
+        return authorization_code.data.get("code_challenge")
+
+    def get_authorization_code_challenge_method(self, authorization_code: Code) -> str | None:
+        return authorization_code.data.get("code_challenge_method")
+
+
+class CodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+    server: Server
+
+    def save_authorization_code(self, code: str, request: Request) -> None:
+        self.server.provider.save_code(code, request)
+
+    def query_authorization_code(self, code: str, client: Client) -> Code | None:
+        return self.server.provider.take_code(code, client)
+
+    def delete_authorization_code(self, authorization_code: Code) -> None:
+        """Taken from the store when it was looked up: a code is single-use from the first try."""
+
+    def authenticate_user(self, authorization_code: Code) -> Subject:
+        return authorization_code.subject
+
+
+class IdToken(OpenIDCode):
+    def __init__(self, provider: OpenIdProvider) -> None:
+        super().__init__(require_nonce=False)
+        self.provider = provider
+
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        return False  # codes are single-use; a nonce is the client's replay check on the ID token
+
+    def encode_id_token(self, token: dict[str, Any], request: Any) -> str:
+        return self.provider.id_token(request.client.model, request.user, token.get("access_token"),
+                                      nonce=request.authorization_code.get_nonce()
+                                      if request.authorization_code else None)
+
+
+class RefreshRecord(TokenMixin):
+    def __init__(self, grant: Grant, token_hash: str) -> None:
+        self.grant = grant
+        self.token_hash = token_hash
+
+    def check_client(self, client: Client) -> bool:
+        return self.grant.client_id == client.get_client_id()
+
+    def get_scope(self) -> str:
+        return self.grant.scope
+
+    def is_expired(self) -> bool:
+        return False
+
+    def is_revoked(self) -> bool:
+        return False
+
+
+class RefreshGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+    server: Server
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshRecord | None:
+        return self.server.provider.use_refresh_token(refresh_token, self.request.client)
+
+    def authenticate_user(self, refresh_token: RefreshRecord) -> Subject:
+        return Subject.of_grant(refresh_token.grant)
+
+    def revoke_old_credential(self, refresh_token: RefreshRecord) -> None:
+        """Marked used when it was presented (rotation); presenting it again revokes the grant."""
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+
+
+class Revocation(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS
+    server: Server
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRecord | None:
+        return self.server.provider.find_token(token_string, token_type_hint)
+
+    def revoke_token(self, token: TokenRecord, request: Any) -> None:
+        self.server.provider.revoke(token)
+
+
+class Introspection(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+    server: Server
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRecord | None:
+        return self.server.provider.find_token(token_string, token_type_hint)
+
+    def check_permission(self, token: TokenRecord, client: Client, request: Any) -> bool:
+        return token.client_id == client.get_client_id()
+
+    def introspect_token(self, token: TokenRecord) -> dict[str, Any]:
+        return self.server.provider.introspection(token)
+
+
+class PrivateKeyJwt(JWTBearerClientAssertion):
+    """private_key_jwt (OIDC Core §9): the client signs an assertion with a key it registered."""
+
+    def __init__(self, provider: OpenIdProvider) -> None:
+        super().__init__(validate_jti=True)
+        self.provider = provider
+
+    def get_audiences(self) -> list[str]:
+        return [self.provider.issuer, f"{self.provider.issuer}/oidc/token", f"{self.provider.issuer}/oidc/par"]
+
+    def resolve_client_public_key(self, client: Client) -> KeySet:
+        return KeySet.import_key_set(json.loads(client.model.jwks or '{"keys": []}'))
+
+    def validate_jti(self, claims: Any, jti: str) -> bool:
+        return self.provider.store.add(f"oidc:jti:{keyed_hash(self.provider.key, jti)}", b"1", 600)
+
+
+class Server(AuthorizationServer):
+    def __init__(self, provider: OpenIdProvider) -> None:
+        super().__init__(scopes_supported=None)
+        self.provider = provider
+
+    def query_client(self, client_id: str) -> Client | None:
+        model = self.provider.clients.get(client_id) if client_id else None
+        return Client(model, self.provider.clients.check_secret) if model else None
+
+    def save_token(self, token: dict[str, Any], request: Any) -> None:
+        self.provider.save_token(token, request)
+
+    def create_oauth2_request(self, request: Any) -> Any:
+        return request
+
+    def create_json_request(self, request: Any) -> Any:
+        return request
+
+    def handle_response(self, status: int, body: Any, headers: Any) -> ProtocolResponse:
+        return ProtocolResponse(status, body, list(headers or []))
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+# ------------------------------------------------------------------------------------------------- provider
+
+
+class OpenIdProvider:
+    def __init__(self, *, issuer: str, clients: OidcClientService, grants: GrantRepository,
+                 accounts: AccountRepository, release: ReleaseService, store: EphemeralStore, keys: KeyService,
+                 auditor: Auditor, clock: Clock, key: bytes) -> None:
+        self.issuer = issuer
+        self.clients = clients
+        self.grants = grants
+        self.accounts = accounts
+        self.release = release
+        self.store = store
+        self.keys = keys
+        self.auditor = auditor
+        self.clock = clock
+        self.key = key
+        self._jose_keys: dict[str, Any] = {}
+        self.server = Server(self)
+        self.server.register_token_generator("default", self.generate_token)
+        self.server.register_grant(CodeGrant, [S256Challenge(required=True), IdToken(self)])
+        self.server.register_grant(RefreshGrant)
+        self.server.register_grant(ClientCredentialsGrant)
+        self.server.register_client_auth_method(CLIENT_ASSERTION, PrivateKeyJwt(self))
+        self.server.register_endpoint(Revocation)
+        self.server.register_endpoint(Introspection)
+
+    # -- the authorization endpoint -------------------------------------------------------------------------
+
+    def authorize(self, method: str, uri: str, pairs: list[tuple[str, str]],
+                  session: SessionView | None) -> AuthRequest | ProtocolResponse | ShowError:
+        """Validate an authorization request. A valid one becomes an AuthRequest for the pages (or, with
+        `prompt=none`, is answered at once); errors go back to the client only once the client and its
+        redirect URI are known."""
+        params = dict(pairs)
+        if "request_uri" in params:
+            pushed = self._pushed(params)
+            if isinstance(pushed, ShowError):
+                return pushed
+            pairs = pushed
+            params = dict(pairs)
+        request = Request(method, uri, {}, pairs)
+        try:
+            grant = self.server.get_consent_grant(request, end_user=None if session is None else "present")
+        except OAuth2Error as error:
+            return self._error(error, params)
+        redirect_uri = grant.redirect_uri
+        client: OidcClient = request.client.model
+        if "request" in params:
+            return self._redirect_error(redirect_uri, params, "request_not_supported",
+                                        "Request objects are not supported; use pushed authorization requests.")
+        try:
+            claims = oidc_claims.parse_claims_parameter(params.get("claims"))
+        except oidc_claims.ClaimsParameterInvalid as exc:
+            return self._redirect_error(redirect_uri, params, "invalid_request", str(exc))
+        level, vocabulary, essential = TrustLevel.BASIC, Vocabulary.STORK, False
+        if asked := oidc_claims.requested_level(params.get("acr_values"), claims):
+            level, vocabulary, essential = asked
+        if client.min_trust_level > level:
+            level, essential = client.min_trust_level, True
+        prompts = set(params.get("prompt", "").split())
+        max_age = _int_or_none(params.get("max_age"))
+        if "max_age" in params and max_age is None:
+            return self._redirect_error(redirect_uri, params, "invalid_request", "max_age is not a number.")
+        state = {"pairs": [[k, v] for k, v in pairs if k != "request_uri"], "redirect_uri": redirect_uri}
+        return AuthRequest(
+            id=random_token(24), protocol="oidc", tenant_id=client.tenant_id, service_id=client.client_id,
+            service_name=client.name, sector=client.sector, min_level=level, level_vocabulary=vocabulary,
+            level_essential=essential,
+            attributes=oidc_claims.requested_attributes(request.scope or "", claims),
+            force_login="login" in prompts or max_age == 0, force_consent="consent" in prompts,
+            max_age=max_age, locale=(params.get("ui_locales") or "").split(" ")[0] or None,
+            protocol_state=state | {"prompt_none": "none" in prompts}, created_at=self.clock.timestamp())
+
+    def finish(self, auth_request: AuthRequest, result: AuthResult, *, session_hash: str | None) -> ProtocolResponse:
+        """The code goes back to the client (RFC 6749 §4.1.2), with `iss` (RFC 9207)."""
+        request = Request("GET", f"{self.issuer}/oidc/authorize", {},
+                          [(k, v) for k, v in auth_request.protocol_state["pairs"]])
+        subject = Subject(account_id=result.account_id, subject=result.subject,
+                          acr=result.trust_level.name_in(auth_request.level_vocabulary), amr=_amr(result.methods),
+                          auth_time=result.auth_time, claims=tuple(a.key for a in result.attributes),
+                          grant_id=random_token(24), session_hash=session_hash)
+        try:
+            grant = self.server.get_authorization_grant(request)
+        except OAuth2Error as error:
+            return self._error_response(error, dict(request.payload.data))
+        return self._with_issuer(self.server.create_authorization_response(request, grant_user=subject,
+                                                                           grant=grant))
+
+    def refuse(self, auth_request: AuthRequest, error: str = "access_denied",
+               description: str = "The citizen did not agree.") -> ProtocolResponse:
+        params = dict((k, v) for k, v in auth_request.protocol_state["pairs"])
+        return self._redirect_error(auth_request.protocol_state["redirect_uri"], params, error, description)
+
+    def _pushed(self, params: dict[str, str]) -> list[tuple[str, str]] | ShowError:
+        raw = self.store.take(f"oidc:par:{keyed_hash(self.key, params['request_uri'])}")
+        if raw is None:
+            return ShowError("invalid_request_uri", "The request_uri is unknown, used or expired.")
+        stored = json.loads(raw)
+        if stored["client_id"] != params.get("client_id"):
+            return ShowError("invalid_request_uri", "The request_uri belongs to another client.")
+        return [(k, v) for k, v in stored["pairs"]]
+
+    def _error(self, error: OAuth2Error, params: dict[str, str]) -> ProtocolResponse | ShowError:
+        if not error.redirect_uri:
+            return ShowError(error.error, error.get_error_description() or error.error)
+        return self._error_response(error, params)
+
+    def _error_response(self, error: OAuth2Error, params: dict[str, str]) -> ProtocolResponse:
+        error.state = params.get("state")
+        return self._with_issuer(self.server.handle_error_response(None, error))
+
+    def _redirect_error(self, redirect_uri: str, params: dict[str, str], error: str,
+                        description: str) -> ProtocolResponse:
+        query = {"error": error, "error_description": description, "iss": self.issuer}
+        if params.get("state"):
+            query["state"] = params["state"]
+        return ProtocolResponse(302, "", [("Location", _add_query(redirect_uri, query))])
+
+    def _with_issuer(self, response: ProtocolResponse) -> ProtocolResponse:
+        location = response.location
+        if not location:
+            return response
+        headers = [(k, v) for k, v in response.headers if k.lower() != "location"]
+        return ProtocolResponse(response.status, response.body,
+                                [*headers, ("Location", _add_query(location, {"iss": self.issuer}))])
+
+    # -- pushed authorization requests (RFC 9126) --------------------------------------------------------------
+
+    def push(self, uri: str, headers: Mapping[str, str], pairs: list[tuple[str, str]]) -> ProtocolResponse:
+        request = Request("POST", uri, headers, pairs)
+        try:
+            client = self.server.authenticate_client(request, TOKEN_AUTH_METHODS, "par")
+            if "request_uri" in request.payload.data:
+                raise InvalidRequestError("request_uri is not allowed in a pushed request.")
+            check = Request("GET", f"{self.issuer}/oidc/authorize", {},
+                            [(k, v) for k, v in pairs if k not in {"client_secret", "client_assertion",
+                                                                   "client_assertion_type"}])
+            self.server.get_consent_grant(check, end_user="present")
+        except OAuth2Error as error:
+            error.redirect_uri = None
+            return ProtocolResponse(*error())
+        request_uri = f"urn:ietf:params:oauth:request_uri:{random_token(24)}"
+        kept = [(k, v) for k, v in pairs if k not in {"client_secret", "client_assertion", "client_assertion_type"}]
+        self.store.put(f"oidc:par:{keyed_hash(self.key, request_uri)}",
+                       json.dumps({"client_id": client.get_client_id(), "pairs": kept}).encode(), PAR_SECONDS)
+        return ProtocolResponse(201, {"request_uri": request_uri, "expires_in": PAR_SECONDS}, JSON_HEADERS)
+
+    # -- codes --------------------------------------------------------------------------------------------------
+
+    def save_code(self, code: str, request: Request) -> None:
+        data = {"client_id": request.client.get_client_id(), "redirect_uri": request.payload.redirect_uri
+                or request.client.get_default_redirect_uri(), "scope": request.scope,
+                "nonce": request.payload.data.get("nonce"), "subject": request.user.to_dict(),
+                "code_challenge": request.payload.data.get("code_challenge"),
+                "code_challenge_method": request.payload.data.get("code_challenge_method")}
+        self.store.put(self._code_key(code), json.dumps(data).encode(), CODE_SECONDS)
+
+    def take_code(self, code: str, client: Client) -> Code | None:
+        """Single use: the first presentation takes it. A second one finds the replay note and revokes what
+        the first issued (RFC 6749 §4.1.2)."""
+        if not code or len(code) > 200:
+            return None
+        key = self._code_key(code)
+        raw = self.store.take(key)
+        if raw is None:
+            replayed = self.store.take(f"{key}:used")
+            if replayed is not None:
+                grant_id = replayed.decode()
+                self.grants.revoke(grant_id, now=self.clock.now())
+                self.auditor.record(AuditEvent.OIDC_CODE_REPLAYED, actor=client.get_client_id(), grant=grant_id)
+            return None
+        data = json.loads(raw)
+        if data["client_id"] != client.get_client_id():
+            return None
+        self.store.put(f"{key}:used", data["subject"]["grant_id"].encode(), CODE_REPLAY_MEMORY)
+        return Code(data)
+
+    def _code_key(self, code: str) -> str:
+        return f"oidc:code:{keyed_hash(self.key, code)}"
+
+    # -- tokens ---------------------------------------------------------------------------------------------
+
+    def generate_token(self, *, grant_type: str, client: Client, user: Subject | None = None,
+                       scope: str | None = None, expires_in: int | None = None,
+                       include_refresh_token: bool = True) -> dict[str, Any]:
+        now = int(self.clock.timestamp())
+        model = client.model
+        token: dict[str, Any] = {"token_type": "Bearer", "expires_in": ACCESS_TOKEN_SECONDS, "scope": scope or ""}
+        claims: dict[str, Any] = {"iss": self.issuer, "exp": now + ACCESS_TOKEN_SECONDS, "iat": now,
+                                  "jti": random_token(16), "client_id": model.client_id, "scope": scope or "",
+                                  "aud": self.issuer}
+        if user is None:
+            claims["sub"] = model.client_id
+        else:
+            claims.update(sub=user.subject, auth_time=user.auth_time, acr=user.acr, amr=list(user.amr),
+                          gid=user.grant_id)
+        if model.access_token_format is AccessTokenFormat.JWT:
+            token["access_token"] = self._sign({"typ": "at+jwt"}, claims, "ES256")
+        else:
+            value = random_token(32)
+            self.store.put(self._opaque_key(value), json.dumps(claims).encode(), ACCESS_TOKEN_SECONDS)
+            token["access_token"] = value
+        if user is not None and include_refresh_token:
+            token["refresh_token"] = random_token(32)
+        return token
+
+    def save_token(self, token: dict[str, Any], request: Any) -> None:
+        user: Subject | None = request.user
+        if user is None:
+            return
+        now = self.clock.now()
+        refresh = token.get("refresh_token")
+        refresh_hash = keyed_hash(self.key, refresh) if refresh else None
+        if request.payload.grant_type == GrantType.AUTHORIZATION_CODE:
+            grant = Grant(id=user.grant_id, client_id=request.client.get_client_id(), account_id=user.account_id,
+                          session_hash=user.session_hash, subject=user.subject, scope=token.get("scope", ""),
+                          claims=user.claims, acr=user.acr, amr=user.amr, auth_time=user.auth_time,
+                          created_at=now, expires_at=now + timedelta(seconds=GRANT_SECONDS))
+            self.grants.add(grant, refresh_hash, refresh_expires_at=grant.expires_at)
+        elif refresh_hash:
+            existing = self.grants.get(user.grant_id)
+            if existing is not None:
+                self.grants.add_refresh_token(user.grant_id, refresh_hash, now=now, expires_at=existing.expires_at)
+
+    def use_refresh_token(self, value: str, client: Client) -> RefreshRecord | None:
+        if not value or len(value) > 200:
+            return None
+        token_hash = keyed_hash(self.key, value)
+        grant = self.grants.grant_of_refresh_token(token_hash)
+        if grant is None or grant.client_id != client.get_client_id():
+            return None  # another client's token stays untouched: it proves nothing about the owner
+        state, grant = self.grants.use_refresh_token(token_hash, now=self.clock.now())
+        if state == RefreshTokenState.REUSED and grant is not None:
+            self.auditor.record(AuditEvent.OIDC_REFRESH_TOKEN_REUSED, account_id=grant.account_id,
+                                actor=client.get_client_id())
+            raise InvalidGrantError("The refresh token was used before; the grant is revoked.")
+        if state != RefreshTokenState.VALID or grant is None:
+            return None
+        if self.accounts.get(grant.account_id) is None:
+            return None
+        return RefreshRecord(grant, token_hash)
+
+    def id_token(self, client: OidcClient, user: Subject, access_token: str | None, *, nonce: str | None) -> str:
+        now = int(self.clock.timestamp())
+        alg = client.id_token_signed_response_alg
+        claims: dict[str, Any] = {"iss": self.issuer, "sub": user.subject, "aud": client.client_id,
+                                  "azp": client.client_id, "exp": now + ID_TOKEN_SECONDS, "iat": now,
+                                  "auth_time": user.auth_time, "acr": user.acr, "amr": list(user.amr)}
+        if nonce:
+            claims["nonce"] = nonce
+        if user.session_hash:
+            claims["sid"] = user.session_hash
+        if access_token and (half := create_half_hash(access_token, alg)):
+            claims["at_hash"] = half.decode() if isinstance(half, bytes) else half
+        return self._sign({}, claims, alg)
+
+    def _sign(self, header: dict[str, Any], claims: dict[str, Any], alg: str) -> str:
+        purpose = KeyPurpose.OIDC_EC if alg == "ES256" else KeyPurpose.OIDC_RSA
+        kid, key = self._jose_key(purpose)
+        return jwt.encode({**header, "alg": alg, "kid": kid}, claims, key, algorithms=[alg])
+
+    def _jose_key(self, purpose: KeyPurpose) -> tuple[str, Any]:
+        kid, private = self.keys.signing_key(purpose)
+        key = self._jose_keys.get(kid)
+        if key is None:
+            key = (ECKey if purpose is KeyPurpose.OIDC_EC else RSAKey).import_key(private)  # type: ignore[arg-type]
+            self._jose_keys = {kid: key}  | {k: v for k, v in self._jose_keys.items() if k != kid}
+        return kid, key
+
+    def _opaque_key(self, value: str) -> str:
+        return f"oidc:at:{keyed_hash(self.key, value)}"
+
+    # -- access tokens presented back -----------------------------------------------------------------------
+
+    def access_token_claims(self, value: str) -> dict[str, Any] | None:
+        """The claims of a live access token of ours (JWT or opaque), or None."""
+        if not value or len(value) > 4096:
+            return None
+        if value.count(".") == 2:
+            try:
+                header = jwt.decode(value, self._verification_keys(), algorithms=["ES256"])
+            except (JoseError, ValueError):
+                return None
+            claims = dict(header.claims)
+            if header.header.get("typ") != "at+jwt" or claims.get("iss") != self.issuer:
+                return None
+            if int(claims.get("exp", 0)) <= self.clock.timestamp():
+                return None
+            if self.store.get(f"oidc:revoked:{claims.get('jti')}") is not None:
+                return None
+            return claims
+        raw = self.store.get(self._opaque_key(value))
+        return json.loads(raw) if raw else None
+
+    def _verification_keys(self) -> KeySet:
+        return KeySet.import_key_set(json.loads(self.keys.jwks_bytes()))
+
+    def find_token(self, value: str, hint: str | None) -> TokenRecord | None:
+        if not value or len(value) > 4096:
+            return None
+        order = ["refresh_token", "access_token"] if hint == "refresh_token" else ["access_token", "refresh_token"]
+        for kind in order:
+            record = self._refresh_record(value) if kind == "refresh_token" else self._access_record(value)
+            if record is not None:
+                return record
+        return None
+
+    def _access_record(self, value: str) -> TokenRecord | None:
+        claims = self.access_token_claims(value)
+        if claims is None:
+            return None
+        grant_id = claims.get("gid")
+        revoked = False
+        if grant_id:
+            grant = self.grants.get(grant_id)
+            revoked = grant is None or not grant.is_live(self.clock.now())
+        return TokenRecord(kind="access_token", client_id=claims["client_id"], scope=claims.get("scope", ""),
+                           expires_at=int(claims["exp"]), issued_at=int(claims["iat"]),
+                           value_hash=keyed_hash(self.key, value), subject=claims.get("sub"), grant_id=grant_id,
+                           jti=claims.get("jti"), revoked=revoked)
+
+    def _refresh_record(self, value: str) -> TokenRecord | None:
+        token_hash = keyed_hash(self.key, value)
+        grant = self.grants.grant_of_refresh_token(token_hash)
+        if grant is None:
+            return None
+        return TokenRecord(kind="refresh_token", client_id=grant.client_id, scope=grant.scope,
+                           expires_at=int(grant.expires_at.timestamp()), issued_at=int(grant.created_at.timestamp()),
+                           value_hash=token_hash, subject=grant.subject, grant_id=grant.id,
+                           revoked=not grant.is_live(self.clock.now()))
+
+    def revoke(self, token: TokenRecord) -> None:
+        """A refresh token ends its grant and every token of it; an access token ends itself (RFC 7009 §2.1)."""
+        if token.kind == "refresh_token" and token.grant_id:
+            self.grants.revoke(token.grant_id, now=self.clock.now())
+            self.auditor.record(AuditEvent.OIDC_GRANT_REVOKED, actor=token.client_id, grant=token.grant_id)
+        elif token.jti:
+            ttl = token.expires_at - self.clock.timestamp()
+            if ttl > 0:
+                self.store.put(f"oidc:revoked:{token.jti}", b"1", ttl)
+        else:
+            self.store.delete(f"oidc:at:{token.value_hash}")
+
+    def introspection(self, token: TokenRecord) -> dict[str, Any]:
+        return {"active": True, "client_id": token.client_id, "scope": token.scope, "sub": token.subject,
+                "exp": token.expires_at, "iat": token.issued_at, "iss": self.issuer, "token_type":
+                "Bearer" if token.kind == "access_token" else "refresh_token"}
+
+    # -- endpoints ------------------------------------------------------------------------------------------
+
+    def token(self, uri: str, headers: Mapping[str, str], pairs: list[tuple[str, str]]) -> ProtocolResponse:
+        return self.server.create_token_response(Request("POST", uri, headers, pairs))  # type: ignore[no-any-return]
+
+    def endpoint(self, name: str, uri: str, headers: Mapping[str, str],
+                 pairs: list[tuple[str, str]]) -> ProtocolResponse:
+        return self.server.create_endpoint_response(name, Request("POST", uri, headers, pairs))  # type: ignore[no-any-return]
+
+    def userinfo(self, access_token: str) -> ProtocolResponse:
+        """OIDC Core §5.3: today's values of what was released under the token's grant."""
+        claims = self.access_token_claims(access_token)
+        grant = self.grants.get(claims["gid"]) if claims and claims.get("gid") else None
+        account = self.accounts.get(grant.account_id) if grant and grant.is_live(self.clock.now()) else None
+        if claims is None or grant is None or account is None or not account.is_active:
+            return ProtocolResponse(401, {"error": "invalid_token"}, [
+                ("WWW-Authenticate", 'Bearer error="invalid_token"'), *JSON_HEADERS])
+        values = self.release.current_values(account, grant.claims)
+        body = {"sub": grant.subject, **oidc_claims.user_claims(values)}
+        client = self.clients.get(grant.client_id)
+        if client is not None and client.userinfo_signed_response_alg:
+            signed = self._sign({}, {**body, "iss": self.issuer, "aud": client.client_id},
+                                client.userinfo_signed_response_alg)
+            return ProtocolResponse(200, signed, [("Content-Type", "application/jwt"), ("Cache-Control", "no-store")])
+        return ProtocolResponse(200, body, JSON_HEADERS)
+
+    def end_session_target(self, pairs: list[tuple[str, str]]) -> tuple[str | None, OidcClient | None]:
+        """RP-initiated logout 1.0 §2–3: where to send the browser afterwards, checked against the client's
+        registration; the id_token_hint names the client (its expiry does not matter here)."""
+        params = dict(pairs)
+        client_id = params.get("client_id")
+        if hint := params.get("id_token_hint"):
+            try:
+                token = jwt.decode(hint, self._verification_keys())
+                audience = token.claims.get("aud")
+                client_id = audience if isinstance(audience, str) else (audience or [None])[0]
+            except (JoseError, ValueError):
+                return None, None
+        client = self.clients.get(client_id) if client_id else None
+        target = params.get("post_logout_redirect_uri")
+        if client is None or not target or target not in client.post_logout_redirect_uris:
+            return None, client
+        return (_add_query(target, {"state": params["state"]}) if params.get("state") else target), client
+
+    def session_hash(self, session_id: str) -> str:
+        """The `sid` of ID tokens and logout tokens: a keyed hash, so the session id itself never leaves."""
+        return keyed_hash(self.key, f"session:{session_id}")
+
+    def logout_session(self, session_hash: str) -> None:
+        """The login session ended: its grants end with it (no refresh after logout)."""
+        for grant in self.grants.revoke_for_session(session_hash, now=self.clock.now()):
+            self.auditor.record(AuditEvent.OIDC_GRANT_REVOKED, account_id=grant.account_id, actor=grant.client_id)
+
+
+def _int_or_none(value: str | None) -> int | None:
+    if value is None or not value.isdigit() or len(value) > 9:
+        return None
+    return int(value)
+
+
+def _amr(methods: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(AMR.get(m, m) for m in methods))
+
+
+def _add_query(uri: str, params: dict[str, str]) -> str:
+    return f"{uri}{'&' if '?' in uri else '?'}{urlencode(params)}"

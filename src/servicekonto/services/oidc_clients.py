@@ -1,0 +1,112 @@
+"""Registering OIDC clients and checking their secrets. Secrets are 256-bit random values, so an HMAC is
+as safe as a slow hash and costs microseconds at the token endpoint (DESIGN.md §7)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from dataclasses import dataclass
+
+from joserfc.jwk import KeySet
+
+from servicekonto.core.clock import Clock
+from servicekonto.core.crypto import keyed_hash
+from servicekonto.core.errors import NotFound
+from servicekonto.core.ids import new_uuid, random_token
+from servicekonto.domain.clients import (
+    AUTH_METHODS,
+    DEFAULT_GRANT_TYPES,
+    SIGNING_ALGORITHMS,
+    STANDARD_SCOPES,
+    AccessTokenFormat,
+    ClientInvalid,
+    GrantType,
+    OidcClient,
+    check_redirect_uri,
+    check_registration,
+)
+from servicekonto.domain.ports import OidcClientRepository, TenantRepository
+from servicekonto.domain.trust import TrustLevel
+
+
+@dataclass(frozen=True, slots=True)
+class NewClient:
+    client: OidcClient
+    secret: str | None  # shown once; only its HMAC is stored
+
+
+class OidcClientService:
+    def __init__(self, *, clients: OidcClientRepository, tenants: TenantRepository, clock: Clock, key: bytes,
+                 test_system: bool) -> None:
+        self._clients = clients
+        self._tenants = tenants
+        self._clock = clock
+        self._key = key
+        self._test_system = test_system
+
+    def create(self, *, tenant_id: str, name: str, redirect_uris: tuple[str, ...] = (),
+               post_logout_redirect_uris: tuple[str, ...] = (), grant_types: tuple[str, ...] = (),
+               scopes: tuple[str, ...] = (), public: bool = False, token_endpoint_auth_method: str | None = None,
+               id_token_signed_response_alg: str = "ES256",  # noqa: S107 - an algorithm name
+               userinfo_signed_response_alg: str | None = None,
+               access_token_format: str = "jwt",  # noqa: S107 - a format name
+               backchannel_logout_uri: str | None = None,
+               jwks: str | None = None, min_trust_level: int = 1) -> NewClient:
+        if self._tenants.get(tenant_id) is None:
+            raise NotFound(f"tenant {tenant_id}")
+        name = " ".join(name.split())
+        if not name or len(name) > 200:
+            raise ClientInvalid("a name of 1 to 200 characters")
+        try:
+            grants = tuple(GrantType(g) for g in grant_types) or DEFAULT_GRANT_TYPES
+            token_format = AccessTokenFormat(access_token_format)
+            level = TrustLevel(min_trust_level)
+        except ValueError as exc:
+            raise ClientInvalid(str(exc)) from None
+        scopes = tuple(dict.fromkeys(scopes or STANDARD_SCOPES))
+        if GrantType.AUTHORIZATION_CODE in grants and "openid" not in scopes:
+            scopes = ("openid", *scopes)
+        method = token_endpoint_auth_method or ("none" if public else "client_secret_basic")
+        if method not in AUTH_METHODS or (method == "none") != public:
+            raise ClientInvalid(f"token endpoint auth method {method!r} does not fit a "
+                                f"{'public' if public else 'confidential'} client")
+        if method == "private_key_jwt":
+            _check_jwks(jwks)
+        for alg in (id_token_signed_response_alg, userinfo_signed_response_alg):
+            if alg is not None and alg not in SIGNING_ALGORITHMS:
+                raise ClientInvalid(f"signing algorithm {alg!r}: one of {', '.join(SIGNING_ALGORITHMS)}")
+        check_registration(redirect_uris=redirect_uris, grant_types=grants, scopes=scopes, public=public,
+                           test_system=self._test_system, post_logout_redirect_uris=post_logout_redirect_uris)
+        if backchannel_logout_uri:
+            check_redirect_uri(backchannel_logout_uri, test_system=self._test_system)
+        secret = None if public or method == "private_key_jwt" else random_token(32)
+        client = OidcClient(
+            id=str(new_uuid()), client_id=random_token(16), tenant_id=tenant_id, name=name,
+            secret_hash=self.hash_secret(secret) if secret else ("" if method == "private_key_jwt" else None),
+            redirect_uris=redirect_uris, post_logout_redirect_uris=post_logout_redirect_uris, grant_types=grants,
+            scopes=scopes, token_endpoint_auth_method=method, id_token_signed_response_alg=id_token_signed_response_alg,
+            userinfo_signed_response_alg=userinfo_signed_response_alg, access_token_format=token_format,
+            backchannel_logout_uri=backchannel_logout_uri, jwks=jwks, min_trust_level=level,
+            created_at=self._clock.now())
+        self._clients.add(client)
+        return NewClient(client=client, secret=secret)
+
+    def get(self, client_id: str) -> OidcClient | None:
+        return self._clients.get(client_id)
+
+    def hash_secret(self, secret: str) -> str:
+        return keyed_hash(self._key, secret)
+
+    def check_secret(self, client: OidcClient, secret: str | None) -> bool:
+        if not client.secret_hash or not secret or len(secret) > 200:
+            return False
+        return hmac.compare_digest(client.secret_hash, self.hash_secret(secret))
+
+
+def _check_jwks(jwks: str | None) -> None:
+    if not jwks:
+        raise ClientInvalid("private_key_jwt needs the client's public keys (--jwks FILE)")
+    try:
+        KeySet.import_key_set(json.loads(jwks))
+    except Exception:  # noqa: BLE001 - any parse failure is the same registration error
+        raise ClientInvalid("the client's JWKS is not a valid key set") from None

@@ -1,0 +1,103 @@
+"""Consent and release (DESIGN.md §1): the single place that decides which attributes leave the system —
+only what was requested, only what the citizen consented to — and records each transfer (keys, never
+values) for the citizen's history. OIDC and SAML both come through here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from servicekonto.core.clock import Clock
+from servicekonto.domain.accounts import Account
+from servicekonto.domain.attributes import AttributeSource
+from servicekonto.domain.audit import AuditEvent
+from servicekonto.domain.auth_request import AuthRequest, AuthResult, ReleasedAttribute
+from servicekonto.domain.ports import AccountRepository, ConsentRepository
+from servicekonto.domain.pseudonym import pseudonym
+from servicekonto.domain.trust import TrustLevel
+from servicekonto.services.audit import Auditor
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedAttribute:
+    key: str
+    value: str | None  # None: requested, but the account has no such value (nothing is sent)
+    source: str | None
+    trust_level: TrustLevel | None
+    essential: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReleasePlan:
+    """What a request would release from this account, and whether the citizen must be asked first."""
+
+    items: tuple[PlannedAttribute, ...]
+    needs_consent: bool
+
+    @property
+    def available(self) -> tuple[PlannedAttribute, ...]:
+        return tuple(i for i in self.items if i.value is not None)
+
+
+class ReleaseService:
+    def __init__(self, *, consents: ConsentRepository, accounts: AccountRepository, auditor: Auditor,
+                 pseudonym_key: bytes, clock: Clock) -> None:
+        self._consents = consents
+        self._accounts = accounts
+        self._auditor = auditor
+        self._pseudonym_key = pseudonym_key
+        self._clock = clock
+
+    def plan(self, account: Account, request: AuthRequest) -> ReleasePlan:
+        values = self._values(account, request)
+        items = tuple(PlannedAttribute(key=a.key, value=values[a.key].value if a.key in values else None,
+                                       source=values[a.key].source if a.key in values else None,
+                                       trust_level=values[a.key].trust_level if a.key in values else None,
+                                       essential=a.essential) for a in request.attributes)
+        consented = self._consents.granted(account.id, request.service_id)
+        wanted = {i.key for i in items if i.value is not None}
+        needs = request.force_consent or consented is None or not wanted <= consented
+        return ReleasePlan(items=items, needs_consent=needs)
+
+    def consent(self, account: Account, request: AuthRequest, *, allowed: bool) -> None:
+        plan = self.plan(account, request)
+        keys = sorted(i.key for i in plan.available)
+        if allowed:
+            self._consents.grant(account.id, request.service_id, keys, now=self._clock.now())
+        self._auditor.record(AuditEvent.CONSENT_GIVEN if allowed else AuditEvent.CONSENT_REFUSED,
+                             account_id=account.id, tenant_id=request.tenant_id, service=request.service_id,
+                             attributes=",".join(keys))
+
+    def release(self, account: Account, request: AuthRequest, *, trust_level: TrustLevel, methods: tuple[str, ...],
+                auth_time: int, session_id: str | None) -> AuthResult:
+        """The AuthResult for a consented request: the consented values only, and one audit record."""
+        consented = self._consents.granted(account.id, request.service_id) or frozenset()
+        values = self._values(account, request)
+        released = tuple(values[k] for k in request.attribute_keys if k in values and k in consented)
+        self._auditor.record(AuditEvent.DATA_RELEASED, account_id=account.id, tenant_id=request.tenant_id,
+                             service=request.service_id, attributes=",".join(a.key for a in released))
+        return AuthResult(account_id=account.id, subject=self.subject(account.id, request.sector),
+                          trust_level=trust_level, methods=methods, auth_time=auth_time, attributes=released,
+                          session_id=session_id)
+
+    def subject(self, account_id: str, sector: str) -> str:
+        return pseudonym(self._pseudonym_key, account_id, sector)
+
+    def current_values(self, account: Account, keys: tuple[str, ...]) -> dict[str, ReleasedAttribute]:
+        """Today's values of keys released before (userinfo answers with current data)."""
+        wanted = set(keys)
+        return {k: v for k, v in self._all_values(account, wanted).items() if k in wanted}
+
+    def _values(self, account: Account, request: AuthRequest) -> dict[str, ReleasedAttribute]:
+        return self._all_values(account, set(request.attribute_keys))
+
+    def _all_values(self, account: Account, wanted: set[str]) -> dict[str, ReleasedAttribute]:
+        values: dict[str, ReleasedAttribute] = {}
+        if "email" in wanted:
+            source = AttributeSource.EMAIL_VERIFIED
+            values["email"] = ReleasedAttribute("email", account.email, source.value, source.trust_level)
+        if wanted - {"email"}:
+            for stored in self._accounts.attributes(account.id):
+                if stored.key in wanted:
+                    values[stored.key] = ReleasedAttribute(stored.key, stored.value, stored.source.value,
+                                                           stored.trust_level)
+        return values

@@ -1,0 +1,142 @@
+"""Where a portal's request meets the citizen (DESIGN.md §1): log in (again, or higher) if needed, consent
+to the release, and back to the portal through its protocol. One page for OIDC and SAML alike: protocols
+register a finisher (`finish`, `refuse`) under their name in the services."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from servicekonto.core import i18n
+from servicekonto.domain.attributes import AttributeSource
+from servicekonto.domain.auth_request import AuthRequest
+from servicekonto.domain.trust import TrustLevel
+from servicekonto.services.sessions import Session
+from servicekonto.web.forms import Form, form_page
+from servicekonto.web.page_helpers import render, service
+from servicekonto.web.session_context import current_session
+from servicekonto.web.settings_pages import FIELD_LABELS, LEVEL_LABELS, SOURCE_LABELS, display_value
+
+# The highest level a login in this deployment can reach today; a request that needs more cannot be met.
+REACHABLE_LEVEL = TrustLevel.BASIC
+
+
+class Finisher(Protocol):
+    def finish(self, auth_request: AuthRequest, result: Any, *, session_hash: str | None) -> Any: ...
+
+    def refuse(self, auth_request: AuthRequest, error: str = ..., description: str = ...) -> Any: ...
+
+    def session_hash(self, session_id: str) -> str: ...
+
+
+def protocol_response(response: Any) -> Response:
+    """A protocol's answer to the browser: a redirect (OIDC) or an auto-submitting form (SAML POST)."""
+    if response.location:
+        return RedirectResponse(response.location, status_code=303)
+    body = response.body if isinstance(response.body, bytes | str) else ""
+    return Response(body, status_code=response.status, headers=dict(response.headers))
+
+
+def _finisher(request: Request, auth_request: AuthRequest) -> Finisher:
+    return service(request, auth_request.protocol)  # type: ignore[no-any-return]
+
+
+def _login_page(auth_request: AuthRequest, *, again: bool) -> Response:
+    query = {"return_to": f"/anmeldung/{auth_request.id}"}
+    if again:
+        query["erneut"] = "1"
+    return RedirectResponse("/anmelden?" + urlencode(query), status_code=303)
+
+
+def _needs_login(auth_request: AuthRequest, session: Session, now: float) -> bool:
+    """prompt=login and max_age (OIDC Core §3.1.2.1), ForceAuthn (SAML): a login after the request."""
+    fresh = session.auth_time >= auth_request.created_at
+    too_old = auth_request.max_age is not None and now - session.auth_time > auth_request.max_age
+    return (auth_request.force_login or too_old) and not fresh
+
+
+def continue_request(request: Request, auth_request: AuthRequest, *, fresh: bool = False) -> Response:
+    """The next step for a request: login, consent, or the answer to the portal."""
+    finisher = _finisher(request, auth_request)
+    silent = bool(auth_request.protocol_state.get("prompt_none"))
+    session = current_session(request)
+    if session is None or session.account is None:
+        if silent:
+            return protocol_response(finisher.refuse(auth_request, "login_required", "No login session."))
+        service(request, "auth_requests").save(auth_request)
+        return _login_page(auth_request, again=False)
+    if _needs_login(auth_request, session, service(request, "auth_requests").now()):
+        if silent:
+            return protocol_response(finisher.refuse(auth_request, "login_required", "A new login is required."))
+        service(request, "auth_requests").save(auth_request)
+        return _login_page(auth_request, again=True)
+    # A step-up (second factor, eID) belongs here; until a method reaches the level, the portal is told.
+    if (auth_request.level_essential and session.trust_level < auth_request.min_level
+            and (auth_request.min_level > REACHABLE_LEVEL or silent)):
+        service(request, "auth_requests").finish(auth_request.id)
+        return protocol_response(finisher.refuse(
+            auth_request, "unmet_authentication_requirements",
+            f"The trust level {auth_request.min_level.stork} cannot be reached with the methods available."))
+    release = service(request, "release")
+    plan = release.plan(session.account, auth_request)
+    if plan.needs_consent:
+        if silent:
+            return protocol_response(finisher.refuse(auth_request, "consent_required", "Consent is required."))
+        service(request, "auth_requests").save(auth_request)
+        return RedirectResponse(f"/anmeldung/{auth_request.id}", status_code=303) if fresh else \
+            _consent_page(request, auth_request, plan)
+    return _answer(request, auth_request, session)
+
+
+def _answer(request: Request, auth_request: AuthRequest, session: Session) -> Response:
+    assert session.account is not None
+    finisher = _finisher(request, auth_request)
+    result = service(request, "release").release(
+        session.account, auth_request, trust_level=session.trust_level, methods=tuple(session.methods),
+        auth_time=int(session.auth_time), session_id=session.id)
+    service(request, "auth_requests").finish(auth_request.id)
+    return protocol_response(finisher.finish(auth_request, result, session_hash=finisher.session_hash(session.id)))
+
+
+def _consent_page(request: Request, auth_request: AuthRequest, plan: Any, status: int = 200) -> Response:
+    rows = [{"label": str(FIELD_LABELS.get(item.key, item.key)), "value": display_value(item.key, item.value),
+             "source": str(SOURCE_LABELS[AttributeSource(item.source)]) if item.source else "",
+             "level": str(LEVEL_LABELS[int(item.trust_level)]) if item.trust_level else "",
+             "essential": item.essential} for item in plan.available]
+    missing = [str(FIELD_LABELS.get(item.key, item.key)) for item in plan.items if item.value is None]
+    return render(request, "consent.html", status, service_name=auth_request.service_name, rows=rows,
+                  missing=missing, request_id=auth_request.id)
+
+
+@form_page
+def login_request(request: Request, form: Form) -> Response:
+    """GET: the next step for the request in the URL; POST: the citizen's decision on the consent page."""
+    auth_request = service(request, "auth_requests").get(request.path_params["request_id"])
+    if auth_request is None:
+        return render(request, "oidc_error.html", 410, error="expired",
+                      description=i18n.gettext("This login request has expired or was already completed. "
+                                               "Please start again at the online service."))
+    if request.method == "GET":
+        return continue_request(request, auth_request)
+    session = current_session(request)
+    if session is None or session.account is None:
+        return _login_page(auth_request, again=False)
+    decision = form.get("decision")
+    release = service(request, "release")
+    if decision == "allow":
+        release.consent(session.account, auth_request, allowed=True)
+        return continue_request(request, auth_request)
+    if decision == "deny":
+        release.consent(session.account, auth_request, allowed=False)
+        service(request, "auth_requests").finish(auth_request.id)
+        return protocol_response(_finisher(request, auth_request).refuse(auth_request))
+    return _consent_page(request, auth_request, release.plan(session.account, auth_request), 400)
+
+
+routes = [
+    Route("/anmeldung/{request_id}", login_request, methods=["GET", "POST"], name="login_request"),
+]
