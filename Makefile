@@ -46,6 +46,9 @@ node_modules/.installed: package-lock.json package.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+# The demo portal "Musterstadt" runs beside the server and stops with it (the trap on the same recipe line).
+run: PORTAL_PORT ?= 8001
+run: export DEMO_PORTAL_URL = http://$(HOST):$(PORTAL_PORT)
 run: $(INSTALLED)
 	$(BIN)/servicekonto migrate
 	$(BIN)/servicekonto demo
@@ -54,9 +57,13 @@ run: $(INSTALLED)
 	@echo "    start page   $(URL)/"
 	@echo "    register     $(URL)/registrieren"
 	@echo "    mail outbox  $(URL)/entwicklung/postausgang   (the test system's mails: confirmation links)"
+	@echo "    demo portal  $(DEMO_PORTAL_URL)/   (Musterstadt: log in with Servicekonto, apply for a parking permit)"
 	@echo "    health       $(URL)/healthz"
 	@echo "  Stop with Ctrl+C."
 	@echo
+	DEMO_PORTAL_CREDENTIALS=$${SERVICEKONTO_DATA_DIR:-var}/demo-portal.json \
+		$(PY) -m servicekonto.demo_portal --host $(HOST) --port $(PORTAL_PORT) & portal=$$!; \
+	trap 'kill $$portal 2>/dev/null' EXIT INT TERM; \
 	SERVICEKONTO_LOG_FORMAT=$${SERVICEKONTO_LOG_FORMAT:-console} $(BIN)/servicekonto serve --host $(HOST) --port $(PORT)
 
 # Debian's Chromium drives the browser tests; never a browser download of Playwright's own.

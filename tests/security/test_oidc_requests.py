@@ -257,3 +257,17 @@ def test_token_endpoint_rejects_garbage(client: TestClient, container: Any) -> N
     assert client.post("/oidc/token", data={"grant_type": "authorization_code", "code": "x" * 5000},
                        auth=auth).status_code == 400
     assert client.get("/oidc/userinfo", headers={"Authorization": "Bearer garbage"}).status_code == 401
+
+
+def test_logout_hint_of_another_session_asks_first(client: TestClient, settings: Settings, container: Any) -> None:
+    citizen(client, settings)
+    portal = register_portal(container)
+    tokens = code_flow(client, portal)
+    client.cookies.clear()
+    login(client)  # another session: the hint names the first one
+    page = client.get("/oidc/logout", params={"id_token_hint": tokens["id_token"],
+                                              "post_logout_redirect_uri": "http://127.0.0.1:9/"},
+                      follow_redirects=False)
+    assert page.status_code == 200 and 'action="/oidc/logout"' in page.text
+    assert "form-action 'self' http://127.0.0.1:9" in page.headers["content-security-policy"]
+    assert client.get("/konto", follow_redirects=False).status_code == 200

@@ -35,6 +35,7 @@ class AuthRequest:
     max_age: int | None = None
     locale: str | None = None
     protocol_state: dict[str, Any] = field(default_factory=dict)  # what the protocol needs to answer
+    return_origin: str | None = None  # where the answer goes (scheme://host:port), for the pages' form-action
     created_at: float = 0.0
     login_done_at: float | None = None  # set when a login happened inside this request
 

@@ -16,6 +16,7 @@ from servicekonto.services.accounts import PasswordsDiffer
 from servicekonto.services.authentication import CredentialsInvalid
 from servicekonto.services.throttle import LoginLocked
 from servicekonto.services.tokens import TokenInvalid
+from servicekonto.web.consent_pages import allow_form_target, pending_request_origin
 from servicekonto.web.feedback import Message, error_message, field_errors, notice
 from servicekonto.web.forms import Form, browser_id, form_page, values_without_secrets
 from servicekonto.web.page_helpers import client_address, confirm_token_page, flow_for, redirect_to, render, service
@@ -107,15 +108,17 @@ def login(request: Request, form: Form) -> Response:
     context: dict[str, object] = {"flow_id": flow.id,
                                   "notice": expired or notice(request.query_params.get("hinweis"))}
     if request.method == "GET" or expired:
-        return render(request, "login.html", **context, values=values_without_secrets(form))
+        page = render(request, "login.html", **context, values=values_without_secrets(form))
+        return allow_form_target(page, pending_request_origin(request, return_to))
     try:
         result = service(request, "authenticator").authenticate(
             form.get("identifier", ""), form.get("password", ""), address=client_address(request))
     except (CredentialsInvalid, LoginLocked) as exc:
         status = 429 if isinstance(exc, LoginLocked) else 400
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, LoginLocked) else None
-        response = render(request, "login.html", status, **context, errors={"password": error_message(exc)},
-                           values=values_without_secrets(form))
+        response = allow_form_target(
+            render(request, "login.html", status, **context, errors={"password": error_message(exc)},
+                   values=values_without_secrets(form)), pending_request_origin(request, return_to))
         if headers:
             response.headers.update(headers)
         return response

@@ -18,6 +18,7 @@ from servicekonto.domain.trust import TrustLevel
 from servicekonto.services.sessions import Session
 from servicekonto.web.forms import Form, form_page
 from servicekonto.web.page_helpers import render, service
+from servicekonto.web.request_context import content_security_policy
 from servicekonto.web.session_context import current_session
 from servicekonto.web.settings_pages import FIELD_LABELS, LEVEL_LABELS, SOURCE_LABELS, display_value
 
@@ -39,6 +40,22 @@ def protocol_response(response: Any) -> Response:
         return RedirectResponse(response.location, status_code=303)
     body = response.body if isinstance(response.body, bytes | str) else ""
     return Response(body, status_code=response.status, headers=dict(response.headers))
+
+
+def allow_form_target(response: Response, origin: str | None) -> Response:
+    """Chromium applies `form-action` to every redirect after a form is sent: a page whose form leads on
+    to the portal (consent; login while a portal waits) names the portal's origin, and only that."""
+    if origin:
+        response.headers["content-security-policy"] = content_security_policy(("'self'", origin))
+    return response
+
+
+def pending_request_origin(request: Request, return_to: str | None) -> str | None:
+    """The origin of the portal waiting behind a login page's `return_to=/anmeldung/{id}`."""
+    if not return_to or not return_to.startswith("/anmeldung/"):
+        return None
+    auth_request = service(request, "auth_requests").get(return_to.removeprefix("/anmeldung/"))
+    return auth_request.return_origin if auth_request else None
 
 
 def _finisher(request: Request, auth_request: AuthRequest) -> Finisher:
@@ -108,8 +125,9 @@ def _consent_page(request: Request, auth_request: AuthRequest, plan: Any, status
              "level": str(LEVEL_LABELS[int(item.trust_level)]) if item.trust_level else "",
              "essential": item.essential} for item in plan.available]
     missing = [str(FIELD_LABELS.get(item.key, item.key)) for item in plan.items if item.value is None]
-    return render(request, "consent.html", status, service_name=auth_request.service_name, rows=rows,
+    page = render(request, "consent.html", status, service_name=auth_request.service_name, rows=rows,
                   missing=missing, request_id=auth_request.id)
+    return allow_form_target(page, auth_request.return_origin)
 
 
 @form_page

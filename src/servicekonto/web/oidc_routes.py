@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -16,7 +16,7 @@ from servicekonto.domain.audit import AuditEvent
 from servicekonto.protocols.oidc.discovery import metadata_bytes
 from servicekonto.protocols.oidc.provider import OpenIdProvider, ProtocolResponse, SessionView, ShowError
 from servicekonto.web.components import components
-from servicekonto.web.consent_pages import continue_request, protocol_response
+from servicekonto.web.consent_pages import allow_form_target, continue_request, protocol_response
 from servicekonto.web.forms import Form, finish, form_page
 from servicekonto.web.page_helpers import render, service
 from servicekonto.web.session_context import clear_session_cookie, current_session
@@ -44,6 +44,13 @@ async def _pairs(request: Request) -> list[tuple[str, str]] | None:
         return parse_qsl(body.decode(), keep_blank_values=False, strict_parsing=False, max_num_fields=100)
     except (UnicodeDecodeError, ValueError):
         return None
+
+
+def _origin_of(uri: str | None) -> str | None:
+    if not uri:
+        return None
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _json(response: ProtocolResponse) -> Response:
@@ -130,14 +137,16 @@ def logout(request: Request, form: Form) -> Response:
     confirms (a bare link must not log anybody out)."""
     pairs = list(request.query_params.multi_items()) if request.method == "GET" else list(form.items())
     provider = _provider(request)
-    target, client = provider.end_session_target(pairs)
+    target, client, sid = provider.end_session_target(pairs)
     params = dict(pairs)
     session = current_session(request)
-    confirmed = request.method == "POST" or (bool(params.get("id_token_hint")) and client is not None)
+    this_session = session is not None and sid is not None and sid == provider.session_hash(session.id)
+    confirmed = request.method == "POST" or (client is not None and this_session)
     if session is not None and not confirmed:
         fields = {k: v for k, v in params.items() if k in {"client_id", "post_logout_redirect_uri", "state",
                                                            "id_token_hint", "ui_locales"}}
-        return render(request, "oidc_logout.html", fields=fields, service_name=client.name if client else None)
+        page = render(request, "oidc_logout.html", fields=fields, service_name=client.name if client else None)
+        return allow_form_target(page, _origin_of(target))
     response: Response = RedirectResponse(target or "/?hinweis=logged_out", status_code=303)
     if session is not None:
         service(request, "sessions").end(session.id)

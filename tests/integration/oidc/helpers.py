@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 from tests.integration.accounts.helpers import form_action, login
 
 REDIRECT_URI = "http://127.0.0.1:9/callback"
+PASSWORD_OF_ERIKA = "Heidestr17Köln!"  # the accounts helpers' default citizen
 ISSUER = "http://127.0.0.1:8000"
 
 
@@ -60,7 +61,7 @@ def follow_to_portal(client: TestClient, response: Any, *, consent: str | None =
             if location.startswith("/anmelden") and password_login:
                 page = client.get(location)
                 action, token = form_action(page.text, "/anmelden")
-                response = client.post(action, data={"identifier": "erika", "password": "Heidestr17Köln!",
+                response = client.post(action, data={"identifier": "erika", "password": PASSWORD_OF_ERIKA,
                                                      "csrf_token": token}, follow_redirects=False)
                 continue
             response = client.get(location, follow_redirects=False)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2 import AuthorizationServer, OAuth2Error
 from authlib.oauth2.rfc6749 import (
@@ -489,7 +489,8 @@ class OpenIdProvider:
             attributes=oidc_claims.requested_attributes(request.scope or "", claims),
             force_login="login" in prompts or max_age == 0, force_consent="consent" in prompts,
             max_age=max_age, locale=(params.get("ui_locales") or "").split(" ")[0] or None,
-            protocol_state=state | {"prompt_none": "none" in prompts}, created_at=self.clock.timestamp())
+            protocol_state=state | {"prompt_none": "none" in prompts}, created_at=self.clock.timestamp(),
+            return_origin=_origin(redirect_uri))
 
     def finish(self, auth_request: AuthRequest, result: AuthResult, *, session_hash: str | None) -> ProtocolResponse:
         """The code goes back to the client (RFC 6749 §4.1.2), with `iss` (RFC 9207)."""
@@ -792,23 +793,26 @@ class OpenIdProvider:
             return ProtocolResponse(200, signed, [("Content-Type", "application/jwt"), ("Cache-Control", "no-store")])
         return ProtocolResponse(200, body, JSON_HEADERS)
 
-    def end_session_target(self, pairs: list[tuple[str, str]]) -> tuple[str | None, OidcClient | None]:
+    def end_session_target(self, pairs: list[tuple[str, str]]) -> tuple[str | None, OidcClient | None, str | None]:
         """RP-initiated logout 1.0 §2–3: where to send the browser afterwards, checked against the client's
-        registration; the id_token_hint names the client (its expiry does not matter here)."""
+        registration, and the `sid` of the id_token_hint (its expiry does not matter here). The hint names
+        the client; it proves the logout is meant for this session only when its `sid` is this session's."""
         params = dict(pairs)
         client_id = params.get("client_id")
+        sid = None
         if hint := params.get("id_token_hint"):
             try:
                 token = jwt.decode(hint, self._verification_keys())
-                audience = token.claims.get("aud")
-                client_id = audience if isinstance(audience, str) else (audience or [None])[0]
             except (JoseError, ValueError):
-                return None, None
+                return None, None, None
+            audience = token.claims.get("aud")
+            client_id = audience if isinstance(audience, str) else (audience or [None])[0]
+            sid = token.claims.get("sid")
         client = self.clients.get(client_id) if client_id else None
         target = params.get("post_logout_redirect_uri")
         if client is None or not target or target not in client.post_logout_redirect_uris:
-            return None, client
-        return (_add_query(target, {"state": params["state"]}) if params.get("state") else target), client
+            return None, client, sid
+        return (_add_query(target, {"state": params["state"]}) if params.get("state") else target), client, sid
 
     def session_hash(self, session_id: str) -> str:
         """The `sid` of ID tokens and logout tokens: a keyed hash, so the session id itself never leaves."""
@@ -818,6 +822,11 @@ class OpenIdProvider:
         """The login session ended: its grants end with it (no refresh after logout)."""
         for grant in self.grants.revoke_for_session(session_hash, now=self.clock.now()):
             self.auditor.record(AuditEvent.OIDC_GRANT_REVOKED, account_id=grant.account_id, actor=grant.client_id)
+
+
+def _origin(uri: str) -> str:
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _int_or_none(value: str | None) -> int | None:
