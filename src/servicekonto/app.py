@@ -27,6 +27,7 @@ from servicekonto.persistence.ephemeral import make_ephemeral_store
 from servicekonto.persistence.keys import SqlKeyRepository
 from servicekonto.persistence.oidc import SqlConsentRepository, SqlGrantRepository, SqlOidcClientRepository
 from servicekonto.persistence.tenants import SqlTenantRepository
+from servicekonto.protocols.oidc.backchannel import BackchannelSender
 from servicekonto.protocols.oidc.provider import OpenIdProvider
 from servicekonto.services.accounts import AccountService
 from servicekonto.services.audit import Auditor
@@ -77,6 +78,8 @@ class Container:
     oidc: OpenIdProvider
 
     def close(self) -> None:
+        if self.oidc.backchannel is not None:
+            self.oidc.backchannel.close()
         self.database.dispose()
 
 
@@ -115,7 +118,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     oidc = OpenIdProvider(issuer=settings.base_url.rstrip("/"), clients=oidc_clients,
                           grants=SqlGrantRepository(database), accounts=account_repository, release=release,
                           store=ephemeral, keys=keys, auditor=auditor, clock=clock,
-                          key=derive_key(secret, "servicekonto/oidc/v1"))
+                          key=derive_key(secret, "servicekonto/oidc/v1"), backchannel=BackchannelSender())
     return Container(
         settings=settings,
         clock=clock,

@@ -33,9 +33,11 @@ RSA_PUBLIC_EXPONENT = 65537
 
 # RFC 7518 §3.1 (signatures) and §4.1 (key encryption). OIDC_RSA may also sign PS256 for a client that
 # asks; the label names the default.
+# The OIDC RSA key signs RS256 and PS256 (per client), so its JWK names no single "alg" (RFC 7517 §4.4:
+# optional; a client library that finds "RS256" there refuses the key for a PS256 token).
 ALGORITHMS = {
     KeyPurpose.OIDC_EC: "ES256",
-    KeyPurpose.OIDC_RSA: "RS256",
+    KeyPurpose.OIDC_RSA: None,
     KeyPurpose.SAML_SIGNING: "RS256",
     KeyPurpose.SAML_ENCRYPTION: "RSA-OAEP",
 }
@@ -185,7 +187,9 @@ class KeyService:
             public = RSAKey.import_key(private.public_key())
         kid = public.thumbprint()  # RFC 7638: the kid names the key itself, in every process alike
         jwk = {**public.as_dict(private=False), "kid": kid,
-               "use": "enc" if purpose is KeyPurpose.SAML_ENCRYPTION else "sig", "alg": ALGORITHMS[purpose]}
+               "use": "enc" if purpose is KeyPurpose.SAML_ENCRYPTION else "sig"}
+        if algorithm := ALGORITHMS[purpose]:
+            jwk["alg"] = algorithm
         der = private.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
         certificate = None

@@ -12,6 +12,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -44,12 +45,14 @@ from servicekonto.core.ids import random_token
 from servicekonto.domain.accounts import Account
 from servicekonto.domain.audit import AuditEvent
 from servicekonto.domain.auth_request import AuthRequest, AuthResult
-from servicekonto.domain.clients import AccessTokenFormat, GrantType, OidcClient
+from servicekonto.domain.clients import SIGNING_ALGORITHMS, AccessTokenFormat, GrantType, OidcClient
 from servicekonto.domain.grants import Grant, RefreshTokenState
 from servicekonto.domain.keys import KeyPurpose
 from servicekonto.domain.ports import AccountRepository, EphemeralStore, GrantRepository
 from servicekonto.domain.trust import TrustLevel, Vocabulary
 from servicekonto.protocols.oidc import claims as oidc_claims
+from servicekonto.protocols.oidc.backchannel import EVENT as BACKCHANNEL_EVENT
+from servicekonto.protocols.oidc.backchannel import BackchannelSender
 from servicekonto.services.audit import Auditor
 from servicekonto.services.keys import KeyService
 from servicekonto.services.oidc_clients import OidcClientService
@@ -423,7 +426,7 @@ class Server(AuthorizationServer):
 class OpenIdProvider:
     def __init__(self, *, issuer: str, clients: OidcClientService, grants: GrantRepository,
                  accounts: AccountRepository, release: ReleaseService, store: EphemeralStore, keys: KeyService,
-                 auditor: Auditor, clock: Clock, key: bytes) -> None:
+                 auditor: Auditor, clock: Clock, key: bytes, backchannel: BackchannelSender | None = None) -> None:
         self.issuer = issuer
         self.clients = clients
         self.grants = grants
@@ -434,6 +437,7 @@ class OpenIdProvider:
         self.auditor = auditor
         self.clock = clock
         self.key = key
+        self.backchannel = backchannel
         self._jose_keys: dict[str, Any] = {}
         self.server = Server(self)
         self.server.register_token_generator("default", self.generate_token)
@@ -802,7 +806,7 @@ class OpenIdProvider:
         sid = None
         if hint := params.get("id_token_hint"):
             try:
-                token = jwt.decode(hint, self._verification_keys())
+                token = jwt.decode(hint, self._verification_keys(), algorithms=list(SIGNING_ALGORITHMS))
             except (JoseError, ValueError):
                 return None, None, None
             audience = token.claims.get("aud")
@@ -818,10 +822,26 @@ class OpenIdProvider:
         """The `sid` of ID tokens and logout tokens: a keyed hash, so the session id itself never leaves."""
         return keyed_hash(self.key, f"session:{session_id}")
 
-    def logout_session(self, session_hash: str) -> None:
-        """The login session ended: its grants end with it (no refresh after logout)."""
+    def logout_session(self, session_hash: str) -> list[Future[bool]]:
+        """The login session ended: its grants end with it (no refresh after logout), and clients that
+        registered a back-channel logout URI are told (Back-Channel Logout 1.0 §2.4)."""
+        sent: list[Future[bool]] = []
         for grant in self.grants.revoke_for_session(session_hash, now=self.clock.now()):
             self.auditor.record(AuditEvent.OIDC_GRANT_REVOKED, account_id=grant.account_id, actor=grant.client_id)
+            client = self.clients.get(grant.client_id)
+            if client is not None and client.backchannel_logout_uri and self.backchannel is not None:
+                sent.append(self.backchannel.send(client.backchannel_logout_uri, self.logout_token(client, grant),
+                                                  client_id=client.client_id))
+        return sent
+
+    def logout_token(self, client: OidcClient, grant: Grant) -> str:
+        """§2.4: iss, aud, iat, exp, jti, events, sub and sid; never a nonce; typed `logout+jwt`."""
+        now = int(self.clock.timestamp())
+        claims = {"iss": self.issuer, "aud": client.client_id, "iat": now, "exp": now + 120,
+                  "jti": random_token(16), "sub": grant.subject, "events": {BACKCHANNEL_EVENT: {}}}
+        if grant.session_hash:
+            claims["sid"] = grant.session_hash
+        return self._sign({"typ": "logout+jwt"}, claims, client.id_token_signed_response_alg)
 
 
 def _origin(uri: str) -> str:
