@@ -80,9 +80,10 @@ class GrantRepository(Protocol):
     def get(self, grant_id: str) -> Grant | None: ...
 
     def use_refresh_token(self, token_hash: str, *, now: datetime) -> tuple[str, Grant | None]:
-        """Mark the token used: (RefreshTokenState, its grant). A token used before revokes its grant."""
+        """(RefreshTokenState, its grant). A token used before revokes its grant."""
 
-    def add_refresh_token(self, grant_id: str, token_hash: str, *, now: datetime, expires_at: datetime) -> None: ...
+    def rotate_refresh_token(self, grant: Grant, old_hash: str, new_hash: str, *, now: datetime) -> bool:
+        """Mark the old token used and store the new one at once; False (and the grant revoked) on a race."""
 
     def grant_of_refresh_token(self, token_hash: str) -> Grant | None: ...
 

@@ -9,7 +9,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from servicekonto.core.errors import Conflict
@@ -26,6 +26,11 @@ _GRANT = models.OidcGrant
 _GRANT_COLUMNS = [c for c in _GRANT.__table__.columns]  # type: ignore[attr-defined]
 _GRANT_BY_ID = select(*_GRANT_COLUMNS).where(_GRANT.id == bindparam("grant_id"))
 _TOKEN = models.OidcRefreshToken
+_MARK_USED = (update(_TOKEN).where(_TOKEN.token_hash == bindparam("old_hash"), _TOKEN.used_at.is_(None))
+              .values(used_at=bindparam("now")))
+_REVOKE = (update(_GRANT).where(_GRANT.id == bindparam("grant_id"), _GRANT.revoked_at.is_(None))
+           .values(revoked_at=bindparam("now")))
+_INSERT_TOKEN = insert(_TOKEN)
 _GRANT_OF_TOKEN = (select(*_GRANT_COLUMNS, _TOKEN.used_at, _TOKEN.expires_at.label("token_expires_at"))
                    .join(_TOKEN, _TOKEN.grant_id == _GRANT.id).where(_TOKEN.token_hash == bindparam("token_hash")))
 
@@ -140,29 +145,34 @@ class SqlGrantRepository:
         return _grant(row) if row else None
 
     def use_refresh_token(self, token_hash: str, *, now: datetime) -> tuple[str, Grant | None]:
-        with self._db.transaction() as session:
-            row = session.execute(_GRANT_OF_TOKEN.with_for_update(), {"token_hash": token_hash}).first()
-            if row is None:
-                return RefreshTokenState.UNKNOWN, None
-            grant = _grant(row)
-            if row.used_at is not None:
-                session.execute(update(_GRANT).where(_GRANT.id == grant.id, _GRANT.revoked_at.is_(None))
-                                .values(revoked_at=now))
-                return RefreshTokenState.REUSED, grant
-            if not grant.is_live(now) or row.token_expires_at <= now:
-                return RefreshTokenState.UNKNOWN, grant
-            session.execute(update(_TOKEN).where(_TOKEN.token_hash == token_hash).values(used_at=now))
-            return RefreshTokenState.VALID, grant
+        """Read the token and its grant; a token used before revokes the grant (reuse, RFC 9700 §4.14.2)."""
+        with self._db.autocommit_engine.connect() as connection:
+            row = connection.execute(_GRANT_OF_TOKEN, {"token_hash": token_hash}).first()
+        if row is None:
+            return RefreshTokenState.UNKNOWN, None
+        grant = _grant(row)
+        if row.used_at is not None:
+            self.revoke(grant.id, now=now)
+            return RefreshTokenState.REUSED, grant
+        if not grant.is_live(now) or row.token_expires_at <= now:
+            return RefreshTokenState.UNKNOWN, grant
+        return RefreshTokenState.VALID, grant
 
-    def add_refresh_token(self, grant_id: str, token_hash: str, *, now: datetime, expires_at: datetime) -> None:
-        with self._db.transaction() as session:
-            session.add(models.OidcRefreshToken(token_hash=token_hash, grant_id=grant_id, created_at=now,
-                                                expires_at=expires_at))
+    def rotate_refresh_token(self, grant: Grant, old_hash: str, new_hash: str, *, now: datetime) -> bool:
+        """Mark the old token used and add its successor, in one transaction; False when the old one was
+        used in the meantime (two requests raced with one token: the second loses, and the grant ends)."""
+        with self._db.engine.begin() as connection:
+            used = connection.execute(_MARK_USED, {"old_hash": old_hash, "now": now}).rowcount
+            if used != 1:
+                connection.execute(_REVOKE, {"grant_id": grant.id, "now": now})
+                return False
+            connection.execute(_INSERT_TOKEN, {"token_hash": new_hash, "grant_id": grant.id, "created_at": now,
+                                               "expires_at": grant.expires_at, "used_at": None})
+            return True
 
     def revoke(self, grant_id: str, *, now: datetime) -> None:
-        with self._db.transaction() as session:
-            session.execute(update(_GRANT).where(_GRANT.id == grant_id, _GRANT.revoked_at.is_(None))
-                            .values(revoked_at=now))
+        with self._db.autocommit_engine.connect() as connection:
+            connection.execute(_REVOKE, {"grant_id": grant_id, "now": now})
 
     def revoke_for_session(self, session_hash: str, *, now: datetime) -> list[Grant]:
         with self._db.transaction() as session:

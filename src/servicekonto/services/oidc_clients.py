@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 from dataclasses import dataclass
 
 from joserfc.jwk import KeySet
@@ -28,6 +29,9 @@ from servicekonto.domain.clients import (
 from servicekonto.domain.ports import OidcClientRepository, TenantRepository
 from servicekonto.domain.trust import TrustLevel
 
+CACHE_SECONDS = 30.0
+CACHE_SIZE = 10_000
+
 
 @dataclass(frozen=True, slots=True)
 class NewClient:
@@ -43,6 +47,7 @@ class OidcClientService:
         self._clock = clock
         self._key = key
         self._test_system = test_system
+        self._cache: dict[str, tuple[OidcClient, float]] = {}
 
     def create(self, *, tenant_id: str, name: str, redirect_uris: tuple[str, ...] = (),
                post_logout_redirect_uris: tuple[str, ...] = (), grant_types: tuple[str, ...] = (),
@@ -92,7 +97,18 @@ class OidcClientService:
         return NewClient(client=client, secret=secret)
 
     def get(self, client_id: str) -> OidcClient | None:
-        return self._clients.get(client_id)
+        """Clients are read at every token request: a process keeps each for `CACHE_SECONDS` (a changed
+        or removed registration takes effect everywhere within that time)."""
+        now = time.monotonic()
+        cached = self._cache.get(client_id)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        client = self._clients.get(client_id)
+        if client is not None:
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache.clear()
+            self._cache[client_id] = (client, now + CACHE_SECONDS)
+        return client
 
     def hash_secret(self, secret: str) -> str:
         return keyed_hash(self._key, secret)

@@ -77,7 +77,7 @@ def test_private_key_jwt_client_authentication(client: TestClient, container: An
 class _Receiver(BaseHTTPRequestHandler):
     received: list[dict[str, list[str]]] = []  # noqa: RUF012 - the test reads what arrived
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length", "0"))).decode()
         type(self).received.append(parse_qs(body))
         self.send_response(200)

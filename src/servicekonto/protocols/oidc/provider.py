@@ -439,6 +439,7 @@ class OpenIdProvider:
         self.key = key
         self.backchannel = backchannel
         self._jose_keys: dict[str, Any] = {}
+        self._key_set: tuple[bytes, KeySet] | None = None
         self.server = Server(self)
         self.server.register_token_generator("default", self.generate_token)
         self.server.register_grant(CodeGrant, [S256Challenge(required=True), IdToken(self)])
@@ -642,19 +643,18 @@ class OpenIdProvider:
                           claims=user.claims, acr=user.acr, amr=user.amr, auth_time=user.auth_time,
                           created_at=now, expires_at=now + timedelta(seconds=GRANT_SECONDS))
             self.grants.add(grant, refresh_hash, refresh_expires_at=grant.expires_at)
-        elif refresh_hash:
-            existing = self.grants.get(user.grant_id)
-            if existing is not None:
-                self.grants.add_refresh_token(user.grant_id, refresh_hash, now=now, expires_at=existing.expires_at)
+        elif refresh_hash and request.refresh_token is not None:
+            old: RefreshRecord = request.refresh_token
+            if not self.grants.rotate_refresh_token(old.grant, old.token_hash, refresh_hash, now=now):
+                raise InvalidGrantError("The refresh token was used before; the grant is revoked.")
 
     def use_refresh_token(self, value: str, client: Client) -> RefreshRecord | None:
         if not value or len(value) > 200:
             return None
         token_hash = keyed_hash(self.key, value)
-        grant = self.grants.grant_of_refresh_token(token_hash)
-        if grant is None or grant.client_id != client.get_client_id():
-            return None  # another client's token stays untouched: it proves nothing about the owner
         state, grant = self.grants.use_refresh_token(token_hash, now=self.clock.now())
+        if grant is None or grant.client_id != client.get_client_id():
+            return None  # a live token of another client stays untouched: it proves nothing about the owner
         if state == RefreshTokenState.REUSED and grant is not None:
             self.auditor.record(AuditEvent.OIDC_REFRESH_TOKEN_REUSED, account_id=grant.account_id,
                                 actor=client.get_client_id())
@@ -718,7 +718,11 @@ class OpenIdProvider:
         return json.loads(raw) if raw else None
 
     def _verification_keys(self) -> KeySet:
-        return KeySet.import_key_set(json.loads(self.keys.jwks_bytes()))
+        """Our published keys as a KeySet, parsed once per key set (the bytes change on rotation)."""
+        published = self.keys.jwks_bytes()
+        if self._key_set is None or self._key_set[0] is not published:
+            self._key_set = (published, KeySet.import_key_set(json.loads(published)))
+        return self._key_set[1]
 
     def find_token(self, value: str, hint: str | None) -> TokenRecord | None:
         if not value or len(value) > 4096:
