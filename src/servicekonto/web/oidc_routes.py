@@ -14,7 +14,8 @@ from starlette.routing import Route
 
 from servicekonto.domain.audit import AuditEvent
 from servicekonto.protocols.oidc.discovery import metadata_bytes
-from servicekonto.protocols.oidc.provider import OpenIdProvider, ProtocolResponse, SessionView, ShowError
+from servicekonto.protocols.oidc.provider import OpenIdProvider
+from servicekonto.protocols.oidc.results import ProtocolResponse, SessionView, ShowError
 from servicekonto.web.components import components
 from servicekonto.web.consent_pages import allow_form_target, continue_request, protocol_response
 from servicekonto.web.forms import Form, finish, form_page
