@@ -7,6 +7,7 @@ factory uvicorn's workers call.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
@@ -26,9 +27,12 @@ from servicekonto.persistence.database import Database
 from servicekonto.persistence.ephemeral import make_ephemeral_store
 from servicekonto.persistence.keys import SqlKeyRepository
 from servicekonto.persistence.oidc import SqlConsentRepository, SqlGrantRepository, SqlOidcClientRepository
+from servicekonto.persistence.saml import SqlSamlServiceProviderRepository
 from servicekonto.persistence.tenants import SqlTenantRepository
 from servicekonto.protocols.oidc.backchannel import BackchannelSender
 from servicekonto.protocols.oidc.provider import OpenIdProvider
+from servicekonto.protocols.saml.idp_metadata import IdpMetadata
+from servicekonto.protocols.saml.sp_metadata import read_sp_metadata
 from servicekonto.services.accounts import AccountService
 from servicekonto.services.audit import Auditor
 from servicekonto.services.auth_requests import AuthRequestStore
@@ -39,12 +43,23 @@ from servicekonto.services.mail import MailComposer
 from servicekonto.services.oidc_clients import OidcClientService
 from servicekonto.services.passwords import PasswordHasher
 from servicekonto.services.release import ReleaseService
+from servicekonto.services.saml_sps import SamlSpService
 from servicekonto.services.sessions import SessionService
 from servicekonto.services.tenants import TenantService
 from servicekonto.services.throttle import LoginThrottle
 from servicekonto.services.tokens import TokenService
 from servicekonto.settings import Settings, load_settings
-from servicekonto.web import account_pages, consent_pages, dev_pages, errors, health, oidc_routes, pages, settings_pages
+from servicekonto.web import (
+    account_pages,
+    consent_pages,
+    dev_pages,
+    errors,
+    health,
+    oidc_routes,
+    pages,
+    saml_routes,
+    settings_pages,
+)
 from servicekonto.web import keys as key_routes
 from servicekonto.web.components import Components
 from servicekonto.web.metrics import Metrics
@@ -76,6 +91,8 @@ class Container:
     release: ReleaseService
     auth_requests: AuthRequestStore
     oidc: OpenIdProvider
+    saml_sps: SamlSpService
+    saml_metadata: IdpMetadata
 
     def close(self) -> None:
         if self.oidc.backchannel is not None:
@@ -140,6 +157,10 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         release=release,
         auth_requests=AuthRequestStore(store=ephemeral, clock=clock),
         oidc=oidc,
+        saml_sps=SamlSpService(sps=SqlSamlServiceProviderRepository(database), tenants=tenant_repository,
+                               read_metadata=partial(read_sp_metadata, test_system=settings.is_test_system),
+                               clock=clock),
+        saml_metadata=IdpMetadata(keys=keys, base_url=settings.base_url, site_name=SITE_NAME),
     )
 
 
@@ -170,6 +191,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Sta
             "outbox": getattr(container.mailer, "folder", None) if settings.is_test_system else None,
             "release": container.release, "auth_requests": container.auth_requests, "oidc": container.oidc,
             "oidc_discovery": oidc_routes.discovery_bytes(settings.base_url.rstrip("/")),
+            "saml_metadata": container.saml_metadata,
         },
     )
     app = Starlette(
@@ -181,6 +203,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Sta
             *health.routes,
             *key_routes.routes,
             *oidc_routes.routes,
+            *saml_routes.routes,
             *consent_pages.routes,
             Mount("/static", app=StaticFiles(directory=TEMPLATE_DIR.parent / "static"), name="static"),
         ],

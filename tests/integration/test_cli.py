@@ -66,9 +66,90 @@ def test_demo_is_idempotent(env: dict[str, str]) -> None:
     assert first == second
 
 
-def test_saml_sp_add_says_not_available_yet(env: dict[str, str]) -> None:
-    code, _out, err = run("saml-sp", "add", "--tenant", "x", "--metadata", "m.xml")
-    assert code == 3 and "noch nicht verfügbar" in err and "not available yet" in err
+@pytest.fixture
+def saml_tenant(env: dict[str, str]) -> str:
+    run("migrate")
+    return str(json.loads(run("tenant", "create", "--name", "Musterstadt", "--json")[1])["id"])
+
+
+def test_saml_sp_add_registers_from_a_file(saml_tenant: str, tmp_path: Path) -> None:
+    from tests.support.saml import ENTITY_ID, sp_metadata
+
+    metadata = tmp_path / "sp.xml"
+    metadata.write_bytes(sp_metadata())
+    code, out, err = run("saml-sp", "add", "--tenant", saml_tenant, "--metadata", str(metadata), "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"entity_id": ENTITY_ID, "name": "Bürgerportal Musterstadt", "tenant_id": saml_tenant,
+                               "idp_metadata": "http://127.0.0.1:8000/saml/metadata"}
+    code, out, err = run("saml-sp", "add", "--tenant", saml_tenant, "--metadata", str(metadata), "--json")
+    assert code == 1 and out == "" and "bereits registriert" in err and "already registered" in err
+
+
+def test_saml_sp_add_refuses_bad_metadata_in_both_languages(saml_tenant: str, tmp_path: Path) -> None:
+    from tests.support.saml import sp_metadata
+
+    metadata = tmp_path / "sp.xml"
+    metadata.write_bytes(sp_metadata(root_attributes=' validUntil="2030-01-01T00:00:00Z"'))
+    code, out, err = run("saml-sp", "add", "--tenant", saml_tenant, "--metadata", str(metadata), "--json")
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert "Die SAML-Metadaten des Service-Providers sind nicht gültig. (the EntityDescriptor must not carry " \
+           "validUntil)" in err
+    assert "The SAML metadata of the service provider are not valid. (the EntityDescriptor must not carry " \
+           "validUntil)" in err
+    metadata.write_bytes(b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>')
+    code, _out, err = run("saml-sp", "add", "--tenant", saml_tenant, "--metadata", str(metadata))
+    assert code == 1 and "DOCTYPE is not allowed" in err and "root:x" not in err
+    code, _out, err = run("saml-sp", "add", "--tenant", saml_tenant, "--metadata", str(tmp_path / "missing.xml"))
+    assert code == 1 and "konnten nicht gelesen werden" in err and "could not be read" in err
+    code, _out, err = run("saml-sp", "add", "--tenant", "00000000-0000-0000-0000-000000000000", "--metadata",
+                          str(metadata))
+    assert code == 1 and "Traceback" not in err
+
+
+def test_saml_sp_add_fetches_metadata_from_a_url(saml_tenant: str) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.support.saml import acs, sp_metadata
+
+    documents = {"/sp.xml": sp_metadata("http://127.0.0.1:8001/saml/metadata",
+                                        endpoints=acs("http://127.0.0.1:8001/saml/acs")),
+                 "/big.xml": b" " * (1024 * 1024 + 1)}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/moved":
+                self.send_response(302)
+                self.send_header("location", "http://portal.example.de/sp.xml")
+                self.end_headers()
+                return
+            body = documents.get(self.path)
+            self.send_response(200 if body else 404)
+            self.send_header("content-type", "application/samlmetadata+xml")
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        code, out, err = run("saml-sp", "add", "--tenant", saml_tenant, "--metadata", f"{base}/sp.xml", "--json")
+        assert code == 0, err
+        assert json.loads(out)["entity_id"] == "http://127.0.0.1:8001/saml/metadata"
+        code, _out, err = run("saml-sp", "add", "--tenant", saml_tenant, "--metadata", f"{base}/missing.xml")
+        assert code == 1 and "HTTP 404" in err and "konnten nicht gelesen werden" in err
+        code, _out, err = run("saml-sp", "add", "--tenant", saml_tenant, "--metadata", f"{base}/big.xml")
+        assert code == 1 and "larger than 1048576 bytes" in err
+        code, _out, err = run("saml-sp", "add", "--tenant", saml_tenant, "--metadata", f"{base}/moved")
+        assert code == 1 and "'http://portal.example.de/sp.xml' must be an https URL" in err
+    finally:
+        server.shutdown()
+        server.server_close()
+    code, _out, err = run("saml-sp", "add", "--tenant", saml_tenant, "--metadata", "http://portal.example.de/sp.xml")
+    assert code == 1 and "must be an https URL" in err
 
 
 def test_oidc_client_create_prints_credentials_once(env: dict[str, str]) -> None:

@@ -31,6 +31,7 @@ class AuditEvent(enum.StrEnum):
     OIDC_CODE_REPLAYED = "oidc:code:replayed"
     OIDC_REFRESH_TOKEN_REUSED = "oidc:refresh_token:reused"
     OIDC_CLIENT_CREATED = "admin:oidc_client:created"
+    SAML_SP_ADDED = "admin:saml_sp:added"
     TENANT_CREATED = "admin:tenant:created"
     KEYS_ROTATED = "admin:keys:rotated"
 

@@ -227,3 +227,26 @@ class OidcRefreshToken(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class SamlServiceProvider(Base):
+    """A SAML service provider of a tenant, registered from its metadata (kept as supplied). The entityID
+    is unique and never changes: its host is the SP's pseudonym sector. Lists are JSON text."""
+
+    __tablename__ = "saml_service_providers"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    entity_id: Mapped[str] = mapped_column(String(1024), unique=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    acs: Mapped[str] = mapped_column(Text)  # [{binding, location, index, is_default}]
+    slo: Mapped[str] = mapped_column(Text)  # [{binding, location, response_location}]
+    signing_certificates: Mapped[str] = mapped_column(Text)  # PEM list
+    encryption_certificates: Mapped[str] = mapped_column(Text)
+    encryption_methods: Mapped[str] = mapped_column(Text)
+    signing_methods: Mapped[str] = mapped_column(Text)
+    digest_methods: Mapped[str] = mapped_column(Text)
+    want_assertions_signed: Mapped[bool]
+    authn_requests_signed: Mapped[bool]
+    metadata_xml: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
