@@ -48,6 +48,7 @@ node_modules/.installed: package-lock.json package.json
 
 # The demo portal "Musterstadt" runs beside the server and stops with it (the trap on the same recipe line).
 run: PORTAL_PORT ?= 8001
+run: export SERVICEKONTO_BASE_URL ?= $(URL)
 run: export DEMO_PORTAL_URL = http://$(HOST):$(PORTAL_PORT)
 run: $(INSTALLED)
 	$(BIN)/servicekonto migrate

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client
@@ -37,7 +37,7 @@ def _form(html: str, prefix: str) -> tuple[str, str]:
 
 def walk_pages(server: LiveServer, url: str, citizen: Citizen, redirect_uri: str) -> str:
     """Login and consent through the real pages; the URL the provider sends the browser back to."""
-    with httpx.Client(base_url=server.base_url, trust_env=False) as browser:
+    with httpx2.Client(base_url=server.base_url, trust_env=False) as browser:
         response = browser.get(url)
         for _ in range(6):
             location = response.headers.get("location", "")
@@ -60,7 +60,7 @@ def walk_pages(server: LiveServer, url: str, citizen: Citizen, redirect_uri: str
 def test_authlib_client_code_flow_refresh_revoke(live_server: LiveServer, portal: Portal, citizen: Citizen,
                                                  oidc_client: Callable[..., RegisteredClient]) -> None:
     registered = oidc_client(name="Authlib-Portal", scopes=("openid", "profile", "email"))
-    meta: dict[str, Any] = httpx.get(f"{live_server.base_url}/.well-known/openid-configuration",
+    meta: dict[str, Any] = httpx2.get(f"{live_server.base_url}/.well-known/openid-configuration",
                                       trust_env=False).json()
     nonce, verifier = generate_token(20), generate_token(48)
     with OAuth2Client(registered.client_id, registered.client_secret, scope="openid profile email",
@@ -70,7 +70,7 @@ def test_authlib_client_code_flow_refresh_revoke(live_server: LiveServer, portal
         callback = walk_pages(live_server, url, citizen, portal.redirect_uri)
         token = client.fetch_token(meta["token_endpoint"], authorization_response=callback, code_verifier=verifier,
                                    state=state)
-        keys = KeySet.import_key_set(httpx.get(meta["jwks_uri"], trust_env=False).json())
+        keys = KeySet.import_key_set(httpx2.get(meta["jwks_uri"], trust_env=False).json())
         decoded = jwt.decode(token["id_token"], keys, algorithms=meta["id_token_signing_alg_values_supported"])
         claims = CodeIDToken(decoded.claims, decoded.header,
                              options={"iss": {"values": [meta["issuer"]]}},

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from authlib.integrations.starlette_client import OAuth, OAuthError  # type: ignore[import-untyped]
+from httpx2 import HTTPError  # Authlib 1.9 speaks HTTP through httpx2
 from joserfc.errors import JoseError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -30,11 +31,6 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from servicekonto.demo_portal.texts import LANGUAGES, TEXTS
-
-try:  # Authlib speaks HTTP through httpx2 where that is installed, else through httpx
-    from httpx2 import HTTPError
-except ImportError:
-    from httpx import HTTPError  # type: ignore[assignment]
 
 HERE = Path(__file__).resolve().parent
 SCOPE = "openid profile email address"

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 import pytest
 
 from tests.integration.accounts.helpers import form_action, register_and_verify
@@ -51,21 +51,21 @@ def test_a_login_hops_between_processes(two_servers: tuple[LiveServer, LiveServe
     portal = json.loads(run_command(servicekonto_command(
         "oidc-client", "create", "--tenant", tenant, "--name", "Portal", "--redirect-uri", REDIRECT_URI, "--json"),
         first.env))
-    with httpx.Client(trust_env=False) as browser:  # one cookie jar: cookies are per host, not per port
+    with httpx2.Client(trust_env=False) as browser:  # one cookie jar: cookies are per host, not per port
         hop_between(browser, first, second, portal, tmp_path)
 
 
-def hop_between(browser: httpx.Client, first: LiveServer, second: LiveServer, portal: dict[str, str],
+def hop_between(browser: httpx2.Client, first: LiveServer, second: LiveServer, portal: dict[str, str],
                 tmp_path: Path) -> None:
 
     class Process:
         def __init__(self, server: LiveServer) -> None:
             self.base = server.base_url
 
-        def get(self, path: str, **kwargs: object) -> httpx.Response:
+        def get(self, path: str, **kwargs: object) -> httpx2.Response:
             return browser.get(self.base + path, **kwargs)  # type: ignore[arg-type]
 
-        def post(self, path: str, **kwargs: object) -> httpx.Response:
+        def post(self, path: str, **kwargs: object) -> httpx2.Response:
             return browser.post(self.base + path, **kwargs)  # type: ignore[arg-type]
 
     one, two = Process(first), Process(second)

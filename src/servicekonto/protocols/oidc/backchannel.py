@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 
-import httpx
+import httpx2
 import structlog
 
 TIMEOUT_SECONDS = 5.0
@@ -27,10 +27,10 @@ class BackchannelSender:
     def _post(uri: str, logout_token: str, client_id: str) -> bool:
         """§2.5: POST `logout_token` form-encoded; 200 or 204 means done. No redirects are followed."""
         try:
-            with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False) as client:
+            with httpx2.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False) as client:
                 response = client.post(uri, data={"logout_token": logout_token},
                                        headers={"Cache-Control": "no-store"})
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             log.warning("backchannel logout failed", client_id=client_id, reason=type(exc).__name__)
             return False
         if response.status_code not in (200, 204):

@@ -11,7 +11,7 @@ import binascii
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -240,11 +240,11 @@ def fetch_sp_metadata(url: str, *, test_system: bool, timeout: float = FETCH_TIM
     """GET the metadata from the SP's URL: https only (each redirect too), bounded in time and size."""
     check_metadata_url(url, test_system=test_system)
 
-    def _check_request(request: httpx.Request) -> None:
+    def _check_request(request: httpx2.Request) -> None:
         check_metadata_url(str(request.url), test_system=test_system)
 
     try:
-        with (httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=MAX_REDIRECTS,
+        with (httpx2.Client(timeout=timeout, follow_redirects=True, max_redirects=MAX_REDIRECTS,
                            event_hooks={"request": [_check_request]}) as client,
               client.stream("GET", url, headers={"accept": "application/samlmetadata+xml, application/xml"}) as resp):
             if resp.status_code != 200:
@@ -255,5 +255,5 @@ def fetch_sp_metadata(url: str, *, test_system: bool, timeout: float = FETCH_TIM
                 if len(body) > max_bytes:
                     raise too_large(max_bytes)
             return bytes(body)
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         raise SpMetadataUnavailable(f"{url}: {type(exc).__name__} {str(exc)[:200]}".strip()) from None
