@@ -1,0 +1,389 @@
+"""The SAML Response in the BundID profile (egov-interfaces.md §1.4–1.8, §8.7–8.9): a `samlp:Response` with one
+`saml:EncryptedAssertion`; the Assertion inside is signed (enveloped, exclusive c14n) before it is encrypted
+to the SP's certificate. Pure: everything comes in as arguments, bytes go out.
+
+    build_response         Success, with the signed and encrypted Assertion
+    build_error_response   an error status (and BundID's JSON status detail when the request asked for it)
+    post_form              the HTTP-POST binding page that carries either to the SP's ACS
+    choose_algorithms      which signature and encryption algorithms an SP gets (DESIGN.md §5)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import secrets
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+from lxml import etree
+from signxml import DigestAlgorithm, SignatureConstructionMethod, SignatureMethod, SignatureReference, XMLSigner
+
+from servicekonto.domain.attributes import BY_KEY, AttributeDefinition
+from servicekonto.domain.auth_request import AuthResult
+from servicekonto.domain.saml_sp import SAML2_PROTOCOL, SamlServiceProvider
+from servicekonto.domain.trust import TrustLevel
+from servicekonto.protocols.saml.encryption import EncryptionAlgorithms, choose_encryption, encrypt_element
+from servicekonto.protocols.saml.idp_metadata import (
+    ATTRNAME_FORMAT_URI,
+    EXCLUSIVE_C14N,
+    NAMEID_TRANSIENT,
+    RSA_PSS_SHA256,
+    RSA_SHA256,
+)
+from servicekonto.protocols.saml.xml import DS, SAML
+
+SAMLP = SAML2_PROTOCOL
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+XSD = "http://www.w3.org/2001/XMLSchema"
+AKDB = "https://www.akdb.de/request/2018/09"  # BundID §9; also the namespace of akdb:TrustLevel (§6.2.9)
+EXC_C14N_NS = "http://www.w3.org/2001/10/xml-exc-c14n#"
+NAMEID_ENTITY = "urn:oasis:names:tc:SAML:2.0:nameid-format:entity"
+BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+STATUS_PREFIX = "urn:oasis:names:tc:SAML:2.0:status:"
+STATUS_SUCCESS = f"{STATUS_PREFIX}Success"
+STATUS_REQUESTER = f"{STATUS_PREFIX}Requester"
+STATUS_RESPONDER = f"{STATUS_PREFIX}Responder"
+STATUS_REQUEST_DENIED = f"{STATUS_PREFIX}RequestDenied"
+STATUS_AUTHN_FAILED = f"{STATUS_PREFIX}AuthnFailed"
+STATUS_NO_AUTHN_CONTEXT = f"{STATUS_PREFIX}NoAuthnContext"
+STATUS_DETAIL_VERSION = "1.0"  # BundID §9.7: {"version": "1.0", "errors": [{"code": …, "message": …}]}
+
+VALIDITY = timedelta(minutes=5)  # Conditions and SubjectConfirmationData (BundID §10.2)
+DIGEST = DigestAlgorithm.SHA256  # the only digest our metadata declare (alg:DigestMethod)
+INTERFACE_VERSION = "2020.2.1"  # BundID's `Version` attribute, CalVer (§6.2); sent once the catalogue names it
+# The keys this module computes from the AuthResult itself; a released value under one of them is ignored.
+TECHNICAL_KEYS = ("pseudonym", "trust_level", "proved_by", "mfa", "version")
+# akdb:TrustLevel of what the IdP itself vouches for (pseudonym, level, method): BundID's example response
+# marks them NORMAL (§10.2; egov-interfaces.md §1.7).
+SYSTEM_TRUST = TrustLevel.LOW
+# AssertionProvedBy (BundID §6.2), by our method names, the identifying means first; anything else (password,
+# passkey, TOTP) is an account login: "Benutzername".
+PROVED_BY = (("eid", "eID"), ("smart_eid", "Smart-eID"), ("eidas", "eIDAS"), ("elster", "Elster"),
+             ("fink", "FINK"), ("diia", "Diia"))
+PROVED_BY_ACCOUNT = "Benutzername"
+# Card or certificate plus PIN in one step: BundID §6.2 "mfa: always true for eID/ELSTER".
+ONE_STEP_MULTI_FACTOR = frozenset({"eid", "smart_eid", "elster"})
+
+
+# --- algorithms ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ResponseAlgorithms:
+    signature: str
+    digest: str
+    encryption: EncryptionAlgorithms
+
+
+def choose_signature_method(declared: Sequence[str]) -> str:
+    """RSASSA-PSS SHA-256 (BSI TR-03116-4 direction, BundID §5.4), unless the SP's metadata list signing methods
+    (SAML V2.0 Metadata Profile for Algorithm Support §2.3) and PSS is not among them: then rsa-sha256, which
+    every SAML library verifies (xmlsec1 1.2.37 behind pysaml2 cannot verify PSS)."""
+    if declared and RSA_PSS_SHA256 not in declared:
+        return RSA_SHA256
+    return RSA_PSS_SHA256
+
+
+def choose_algorithms(sp: SamlServiceProvider) -> ResponseAlgorithms:
+    """Per SP from its declared algorithms (DESIGN.md §5); the digest is always SHA-256."""
+    return ResponseAlgorithms(signature=choose_signature_method(sp.signing_methods), digest=DIGEST.value,
+                              encryption=choose_encryption(sp.encryption_methods))
+
+
+# --- attributes ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class SamlAttribute:
+    definition: AttributeDefinition
+    value: str
+    trust_level: str | None  # akdb:TrustLevel; omitted when unknown (BundID §6.2.9)
+
+
+def proved_by(methods: Sequence[str]) -> str:
+    """AssertionProvedBy (BundID §6.2): the identifying means used, else "Benutzername"."""
+    return next((name for method, name in PROVED_BY if method in methods), PROVED_BY_ACCOUNT)
+
+
+def multi_factor(methods: Sequence[str], level: TrustLevel) -> bool:
+    """The `mfa` attribute (BundID §6.2): eID or ELSTER alone, two different methods, or a trust level above
+    Basisregistrierung — every higher level needs a second factor (DESIGN.md §2)."""
+    return bool(ONE_STEP_MULTI_FACTOR.intersection(methods)) or len(set(methods)) > 1 or level > TrustLevel.BASIC
+
+
+def technical_values(result: AuthResult) -> dict[str, str]:
+    """What the IdP states about the login itself (BundID §6.2); no pseudonym for a temporary login (§5.3)."""
+    values = {"trust_level": result.trust_level.stork, "proved_by": proved_by(result.methods),
+              "mfa": "true" if multi_factor(result.methods, result.trust_level) else "false",
+              "version": INTERFACE_VERSION}
+    return {"pseudonym": result.subject, **values} if result.subject else values
+
+
+def assertion_attributes(result: AuthResult, requested: Sequence[tuple[str, bool]],
+                         akdb_version: int | None) -> list[SamlAttribute]:
+    """The AttributeStatement's content, in order: the pseudonym (bPK2) always, then with AKDB extension
+    Version 2 only what was requested, in the request's order (BundID §9.2: data minimisation); with Version 1
+    or no extension every released attribute and the technical ones. Released values come already filtered
+    by the release component; keys the catalogue gives no SAML name are left out."""
+    technical = technical_values(result)
+    released: dict[str, list[tuple[str, TrustLevel]]] = {}
+    for attribute in result.attributes:
+        if attribute.key not in TECHNICAL_KEYS:
+            released.setdefault(attribute.key, []).append((attribute.value, attribute.trust_level))
+    if akdb_version is not None and akdb_version >= 2:
+        keys = [key for key, _required in requested]
+    else:
+        keys = [*released, *technical]
+    found: list[SamlAttribute] = []
+    for key in dict.fromkeys(["pseudonym", *keys]):
+        definition = BY_KEY.get(key)
+        if definition is None or not definition.saml_name:
+            continue
+        if key in technical:
+            found.append(SamlAttribute(definition, technical[key], SYSTEM_TRUST.attribute_trust_level))
+        for value, level in released.get(key, ()):
+            found.append(SamlAttribute(definition, value, level.attribute_trust_level))
+    return found
+
+
+# --- the Response -------------------------------------------------------------------------------------------
+
+def build_response(*, idp_entity_id: str, sp: SamlServiceProvider, in_response_to: str, acs_url: str,
+                   result: AuthResult, requested: Sequence[tuple[str, bool]], akdb_version: int | None,
+                   signing_key: rsa.RSAPrivateKey, signing_certificate_pem: str, now: datetime) -> bytes:
+    """A Success Response to `acs_url` carrying one EncryptedAssertion: the Assertion is signed with
+    `signing_key` and then encrypted to the SP's first encryption certificate (BundID §3 step 5, §10.2;
+    SAML profiles §4.1.3.5: over HTTP-POST the Assertion must be signed)."""
+    if not sp.encryption_certificates:
+        raise ValueError(f"the SP {sp.entity_id!r} has no encryption certificate")
+    algorithms = choose_algorithms(sp)
+    assertion = _assertion(idp_entity_id=idp_entity_id, sp=sp, in_response_to=in_response_to, acs_url=acs_url,
+                           result=result, attributes=assertion_attributes(result, requested, akdb_version), now=now)
+    signed = sign_assertion(assertion, signing_key=signing_key, certificate_pem=signing_certificate_pem,
+                            signature_method=algorithms.signature)
+    plaintext = etree.tostring(signed, encoding="UTF-8", xml_declaration=False)
+    encrypted = encrypt_element(plaintext, certificate_pem=sp.encryption_certificates[0],
+                                algorithms=algorithms.encryption)
+    response = _response(idp_entity_id=idp_entity_id, in_response_to=in_response_to, acs_url=acs_url, now=now)
+    _status(response, STATUS_SUCCESS)
+    etree.SubElement(response, _saml("EncryptedAssertion")).append(encrypted)
+    return _serialise(response)
+
+
+def build_error_response(*, idp_entity_id: str, in_response_to: str, acs_url: str, status_code: str,
+                         sub_status: str | None, message: str | None, now: datetime,
+                         status_detail: Sequence[tuple[str, str]] | None = None) -> bytes:
+    """A Response without Assertion (SAML core §3.2.2.2), e.g. `Responder` / `RequestDenied` for a missing
+    required attribute (BundID §9.2.3) or `Requester` / `AuthnFailed` when the citizen cancels. Codes may be
+    full URNs or the short names of SAML core §3.2.2.2. `status_detail` — (code, message) pairs, e.g.
+    ("IDP_REQUIRED_ATTRIBUTES_MISSING", "…") — is sent as `akdb:StatusDetail` JSON only when given: BundID
+    sends it when the request set `EnableStatusDetail="true"` (§9.7)."""
+    response = _response(idp_entity_id=idp_entity_id, in_response_to=in_response_to, acs_url=acs_url, now=now)
+    status = _status(response, _status_uri(status_code), _status_uri(sub_status) if sub_status else None)
+    if message:
+        etree.SubElement(status, _samlp("StatusMessage")).text = message
+    if status_detail:
+        document = {"version": STATUS_DETAIL_VERSION,
+                    "errors": [{"code": code, "message": text} for code, text in status_detail]}
+        detail = etree.SubElement(status, _samlp("StatusDetail"))
+        etree.SubElement(detail, f"{{{AKDB}}}StatusDetail", nsmap={"akdb": AKDB}).text = json.dumps(
+            document, ensure_ascii=False, separators=(",", ":"))
+    return _serialise(response)
+
+
+def _response(*, idp_entity_id: str, in_response_to: str, acs_url: str, now: datetime) -> etree._Element:
+    """samlp:Response with Issuer (SAML profiles §4.1.4.2: Format entity or none); the Status follows."""
+    response = etree.Element(_samlp("Response"), nsmap={"samlp": SAMLP, "saml": SAML},
+                             ID=new_id(), Version="2.0", IssueInstant=instant(now), Destination=acs_url,
+                             InResponseTo=in_response_to)
+    etree.SubElement(response, _saml("Issuer"), Format=NAMEID_ENTITY).text = idp_entity_id
+    return response
+
+
+def _status(response: etree._Element, code: str, sub_code: str | None = None) -> etree._Element:
+    status = etree.SubElement(response, _samlp("Status"))
+    top = etree.SubElement(status, _samlp("StatusCode"), Value=code)
+    if sub_code:
+        etree.SubElement(top, _samlp("StatusCode"), Value=sub_code)
+    return status
+
+
+def _status_uri(code: str) -> str:
+    return code if ":" in code else f"{STATUS_PREFIX}{code}"
+
+
+# --- the Assertion ------------------------------------------------------------------------------------------
+
+def _assertion(*, idp_entity_id: str, sp: SamlServiceProvider, in_response_to: str, acs_url: str,
+               result: AuthResult, attributes: Sequence[SamlAttribute], now: datetime) -> etree._Element:
+    """Children in schema order (saml-schema-assertion-2.0 AssertionType): Issuer, Signature (a placeholder
+    that signxml fills), Subject, Conditions, AuthnStatement, AttributeStatement. The Assertion is its own
+    root, so every namespace it uses is declared on it and it survives being cut out by the decryptor."""
+    assertion = etree.Element(_saml("Assertion"),
+                              nsmap={"saml": SAML, "ds": DS, "xsi": XSI, "xsd": XSD, "akdb": AKDB},
+                              ID=new_id(), Version="2.0", IssueInstant=instant(now))
+    etree.SubElement(assertion, _saml("Issuer"), Format=NAMEID_ENTITY).text = idp_entity_id
+    etree.SubElement(assertion, f"{{{DS}}}Signature", Id="placeholder")
+    assertion.append(_subject(idp_entity_id=idp_entity_id, sp_entity_id=sp.entity_id,
+                              in_response_to=in_response_to, acs_url=acs_url, now=now))
+    assertion.append(_conditions(sp.entity_id, now))
+    assertion.append(_authn_statement(result, sp.entity_id))
+    if attributes:  # an AttributeStatement needs at least one Attribute (AttributeStatementType)
+        statement = etree.SubElement(assertion, _saml("AttributeStatement"))
+        for attribute in attributes:
+            statement.append(_attribute(attribute))
+    return assertion
+
+
+def _subject(*, idp_entity_id: str, sp_entity_id: str, in_response_to: str, acs_url: str,
+             now: datetime) -> etree._Element:
+    """A transient NameID, new for every Response (SAML core §8.3.8), qualified by both parties; bearer
+    confirmation bound to the request and the ACS (SAML profiles §4.1.4.2; BundID §10.2)."""
+    subject = etree.Element(_saml("Subject"))
+    etree.SubElement(subject, _saml("NameID"), Format=NAMEID_TRANSIENT, NameQualifier=idp_entity_id,
+                     SPNameQualifier=sp_entity_id).text = new_id()
+    confirmation = etree.SubElement(subject, _saml("SubjectConfirmation"), Method=BEARER)
+    etree.SubElement(confirmation, _saml("SubjectConfirmationData"), InResponseTo=in_response_to,
+                     NotOnOrAfter=instant(now + VALIDITY), Recipient=acs_url)
+    return subject
+
+
+def _conditions(sp_entity_id: str, now: datetime) -> etree._Element:
+    conditions = etree.Element(_saml("Conditions"), NotBefore=instant(now), NotOnOrAfter=instant(now + VALIDITY))
+    restriction = etree.SubElement(conditions, _saml("AudienceRestriction"))
+    etree.SubElement(restriction, _saml("Audience")).text = sp_entity_id
+    return conditions
+
+
+def _authn_statement(result: AuthResult, sp_entity_id: str) -> etree._Element:
+    """AuthnInstant is the login's time, not the Response's; the class is the achieved STORK level (BundID
+    §10.2, whatever vocabulary the request used)."""
+    authn_instant = instant(datetime.fromtimestamp(result.auth_time, UTC))
+    statement = etree.Element(_saml("AuthnStatement"), AuthnInstant=authn_instant,
+                              SessionIndex=session_index(result.session_id, sp_entity_id))
+    context = etree.SubElement(statement, _saml("AuthnContext"))
+    etree.SubElement(context, _saml("AuthnContextClassRef")).text = result.trust_level.stork
+    return statement
+
+
+def _attribute(attribute: SamlAttribute) -> etree._Element:
+    """Name and FriendlyName from the catalogue, NameFormat uri, one xsd:string value in NFC, and the
+    per-attribute akdb:TrustLevel as an attribute in the AKDB namespace (BundID §6, §6.2.9)."""
+    definition = attribute.definition
+    assert definition.saml_name is not None  # assertion_attributes keeps only named ones
+    element = etree.Element(_saml("Attribute"), Name=definition.saml_name, NameFormat=ATTRNAME_FORMAT_URI)
+    if definition.saml_friendly_name:
+        element.set("FriendlyName", definition.saml_friendly_name)
+    if attribute.trust_level:
+        element.set(f"{{{AKDB}}}TrustLevel", attribute.trust_level)
+    value = etree.SubElement(element, _saml("AttributeValue"), {f"{{{XSI}}}type": "xsd:string"})
+    value.text = unicodedata.normalize("NFC", attribute.value)
+    return element
+
+
+def session_index(session_id: str | None, sp_entity_id: str) -> str:
+    """The login session as this SP sees it: a one-way hash of the session id and the SP, so the browser's
+    session secret never leaves, two SPs cannot correlate one session, and Single Logout can compute it
+    again. A login without session gets a random one."""
+    if session_id is None:
+        return new_id()
+    digest = hashlib.sha256(f"saml-session-index\0{session_id}\0{sp_entity_id}".encode()).hexdigest()
+    return f"_{digest}"
+
+
+# --- signing ------------------------------------------------------------------------------------------------
+
+class _AssertionSigner(XMLSigner):
+    """signxml computes an enveloped reference's digest with its InclusiveNamespaces PrefixList but writes
+    that list only into the transforms of detached and enveloping signatures (signxml 5.2); this writes it
+    for enveloped ones too, so verifiers canonicalise exactly as we did."""
+
+    def _build_transforms_for_reference(self, *, transforms_node: etree._Element, reference: SignatureReference,
+                                        exclude_c14n_transform_element: bool = True) -> None:
+        super()._build_transforms_for_reference(transforms_node=transforms_node, reference=reference,
+                                                exclude_c14n_transform_element=exclude_c14n_transform_element)
+        if (self.construction_method is SignatureConstructionMethod.enveloped and reference.inclusive_ns_prefixes
+                and not exclude_c14n_transform_element):
+            etree.SubElement(transforms_node[-1], f"{{{EXC_C14N_NS}}}InclusiveNamespaces",
+                             nsmap={"ec": EXC_C14N_NS}, PrefixList=" ".join(reference.inclusive_ns_prefixes))
+
+
+def sign_assertion(assertion: etree._Element, *, signing_key: rsa.RSAPrivateKey, certificate_pem: str,
+                   signature_method: str) -> etree._Element:
+    """Enveloped XML signature over the Assertion's ID (SAML core §5.4): exclusive c14n with `xsd` kept as an
+    inclusive prefix (it is used only inside xsi:type values, which exclusive c14n does not see — as
+    OpenSAML does), SHA-256 digest, the certificate in KeyInfo/X509Data."""
+    signer = _AssertionSigner(signature_algorithm=SignatureMethod(signature_method), digest_algorithm=DIGEST,
+                              c14n_algorithm=EXCLUSIVE_C14N)
+    reference = SignatureReference(URI=f"#{assertion.get('ID')}", inclusive_ns_prefixes=["xsd"])
+    signed: etree._Element = signer.sign(assertion, key=signing_key, cert=[certificate_pem], reference_uri=[reference],
+                                         id_attribute="ID")
+    return signed
+
+
+# --- HTTP-POST binding --------------------------------------------------------------------------------------
+
+AUTOSUBMIT_SCRIPT = "/static/autosubmit.js"
+
+
+def post_form(acs_url: str, saml_response: bytes, relay_state: str | None) -> str:
+    """The HTTP-POST binding page (SAML bindings §3.5.4): a form with the base64 SAMLResponse and RelayState.
+    It works without JavaScript (a visible button); with it, `autosubmit.js` sends the form on arrival — no
+    inline script, our CSP forbids it. The page's `form-action` must allow the ACS origin."""
+    fields = [("SAMLResponse", base64.b64encode(saml_response).decode("ascii"))]
+    if relay_state is not None:
+        fields.append(("RelayState", relay_state))
+    hidden = "\n".join(f'<input type="hidden" name="{name}" value="{html.escape(value, quote=True)}">'
+                       for name, value in fields)
+    return f"""<!doctype html>
+<html lang="de">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Weiter zum Onlinedienst</title>
+<link rel="stylesheet" href="/static/site.css">
+<script src="{AUTOSUBMIT_SCRIPT}" defer></script>
+</head>
+<body>
+<main id="main" class="wrap">
+<h1>Weiter zum Onlinedienst</h1>
+<p>Sie werden jetzt zum Onlinedienst zurückgeleitet. Falls das nicht von selbst geschieht, wählen Sie „Weiter“.</p>
+<p lang="en">You are being taken back to the online service. If that does not happen by itself, choose “Continue”.</p>
+<form method="post" action="{html.escape(acs_url, quote=True)}" data-autosubmit>
+{hidden}
+<button type="submit">Weiter / <span lang="en">Continue</span></button>
+</form>
+</main>
+</body>
+</html>
+"""
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+
+def new_id() -> str:
+    """An xs:ID (an NCName: not starting with a digit) with 160 random bits (SAML core §1.3.4)."""
+    return f"_{secrets.token_hex(20)}"
+
+
+def instant(moment: datetime) -> str:
+    """xs:dateTime in UTC with `Z` (SAML core §1.3.3); a naive datetime is a bug, not local time."""
+    if moment.tzinfo is None:
+        raise ValueError("SAML time values need a timezone-aware datetime")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _saml(tag: str) -> str:
+    return f"{{{SAML}}}{tag}"
+
+
+def _samlp(tag: str) -> str:
+    return f"{{{SAMLP}}}{tag}"
+
+
+def _serialise(root: etree._Element) -> bytes:
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
