@@ -31,6 +31,7 @@ from servicekonto.persistence.saml import SqlSamlServiceProviderRepository
 from servicekonto.persistence.tenants import SqlTenantRepository
 from servicekonto.protocols.oidc.backchannel import BackchannelSender
 from servicekonto.protocols.oidc.provider import OpenIdProvider
+from servicekonto.protocols.saml.idp import SamlIdentityProvider
 from servicekonto.protocols.saml.idp_metadata import IdpMetadata
 from servicekonto.protocols.saml.sp_metadata import read_sp_metadata
 from servicekonto.services.accounts import AccountService
@@ -93,6 +94,7 @@ class Container:
     oidc: OpenIdProvider
     saml_sps: SamlSpService
     saml_metadata: IdpMetadata
+    saml: SamlIdentityProvider
 
     def close(self) -> None:
         if self.oidc.backchannel is not None:
@@ -136,6 +138,10 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
                           grants=SqlGrantRepository(database), accounts=account_repository, release=release,
                           store=ephemeral, keys=keys, auditor=auditor, clock=clock,
                           key=derive_key(secret, "servicekonto/oidc/v1"), backchannel=BackchannelSender())
+    saml_metadata = IdpMetadata(keys=keys, base_url=settings.base_url, site_name=SITE_NAME)
+    saml_sps = SamlSpService(sps=SqlSamlServiceProviderRepository(database), tenants=tenant_repository,
+                             read_metadata=partial(read_sp_metadata, test_system=settings.is_test_system),
+                             clock=clock)
     return Container(
         settings=settings,
         clock=clock,
@@ -157,10 +163,10 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         release=release,
         auth_requests=AuthRequestStore(store=ephemeral, clock=clock),
         oidc=oidc,
-        saml_sps=SamlSpService(sps=SqlSamlServiceProviderRepository(database), tenants=tenant_repository,
-                               read_metadata=partial(read_sp_metadata, test_system=settings.is_test_system),
-                               clock=clock),
-        saml_metadata=IdpMetadata(keys=keys, base_url=settings.base_url, site_name=SITE_NAME),
+        saml_sps=saml_sps,
+        saml_metadata=saml_metadata,
+        saml=SamlIdentityProvider(sps=saml_sps, metadata=saml_metadata, keys=keys, store=ephemeral, clock=clock,
+                                  key=derive_key(secret, "servicekonto/saml/v1")),
     )
 
 
@@ -191,7 +197,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Sta
             "outbox": getattr(container.mailer, "folder", None) if settings.is_test_system else None,
             "release": container.release, "auth_requests": container.auth_requests, "oidc": container.oidc,
             "oidc_discovery": oidc_routes.discovery_bytes(settings.base_url.rstrip("/")),
-            "saml_metadata": container.saml_metadata,
+            "saml_metadata": container.saml_metadata, "saml": container.saml,
         },
     )
     app = Starlette(

@@ -39,7 +39,8 @@ def protocol_response(response: Any) -> Response:
     if response.location:
         return RedirectResponse(response.location, status_code=303)
     body = response.body if isinstance(response.body, bytes | str) else ""
-    return Response(body, status_code=response.status, headers=dict(response.headers))
+    page = Response(body, status_code=response.status, headers=dict(response.headers))
+    return allow_form_target(page, getattr(response, "form_target", None))
 
 
 def allow_form_target(response: Response, origin: str | None) -> Response:

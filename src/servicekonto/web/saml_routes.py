@@ -1,5 +1,5 @@
-"""SAML 2.0 on HTTP. So far the IdP's signed metadata (DESIGN.md §4: everything SAML is discoverable
-from it); SSO and SLO follow."""
+"""SAML 2.0 on HTTP: the IdP's signed metadata (DESIGN.md §4: everything SAML is discoverable from it) and
+the single sign-on endpoint for the HTTP-Redirect and HTTP-POST bindings; SLO follows."""
 
 from __future__ import annotations
 
@@ -8,8 +8,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from servicekonto.protocols.saml.idp import RequestRefused, SamlIdentityProvider
 from servicekonto.protocols.saml.idp_metadata import CONTENT_TYPE, PATHS, IdpMetadata
 from servicekonto.web.components import components
+from servicekonto.web.consent_pages import continue_request
+from servicekonto.web.forms import finish
+from servicekonto.web.page_helpers import render
+
+MAX_FORM_BYTES = 512 * 1024
 
 
 async def metadata(request: Request) -> Response:
@@ -21,6 +27,37 @@ async def metadata(request: Request) -> Response:
                     headers={"cache-control": f"public, max-age={idp.cache_seconds}"})
 
 
+async def single_sign_on(request: Request) -> Response:
+    """SAML bindings §3.4 (GET, Redirect) and §3.5 (POST). The SP's form carries no CSRF token of ours and
+    needs none: nothing changes until the citizen acts on our pages. The raw query is kept: a Redirect
+    signature covers its exact octets."""
+    if request.method == "GET":
+        params = dict(request.query_params)
+        raw_query: str | None = request.url.query
+        binding = "redirect"
+    else:
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            return _refused(request, RequestRefused("saml.request.too_large", "The request is too large."))
+        params = dict((await request.form(max_files=0, max_fields=10, max_part_size=MAX_FORM_BYTES)).items())  # type: ignore[arg-type]
+        raw_query, binding = None, "post"
+    return finish(request, await run_in_threadpool(_single_sign_on, request, binding, params, raw_query))
+
+
+def _single_sign_on(request: Request, binding: str, params: dict[str, str], raw_query: str | None) -> Response:
+    idp: SamlIdentityProvider = components(request).services["saml"]
+    sso_url = components(request).base_url.rstrip("/") + PATHS["sso"]
+    outcome = idp.authorize(binding=binding, params=params, raw_query=raw_query, sso_url=sso_url)
+    if isinstance(outcome, RequestRefused):
+        return _refused(request, outcome)
+    return continue_request(request, outcome, fresh=True)
+
+
+def _refused(request: Request, refused: RequestRefused) -> Response:
+    return render(request, "oidc_error.html", 400, error=refused.error, description=refused.description)
+
+
 routes = [
     Route(PATHS["metadata"], metadata, name="saml_metadata"),
+    Route(PATHS["sso"], single_sign_on, methods=["GET", "POST"], name="saml_sso"),
 ]
