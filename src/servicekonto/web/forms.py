@@ -7,6 +7,7 @@ import hmac
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -68,6 +69,28 @@ def check_csrf(request: Request, form: Form) -> None:
     origin = request.headers.get("origin")
     if origin and origin != "null" and origin.rstrip("/") != components(request).base_origin:
         raise CsrfFailed()
+
+
+async def bounded_form(request: Request, limit: int, *, max_fields: int = 100) -> list[tuple[str, str]] | None:
+    """The pairs of a form-encoded body (the protocols' endpoints), or None: another content type, more
+    than `limit` bytes (read no further than that, so a huge or chunked body is never held whole), or not
+    decodable."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+        return None
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    try:
+        return parse_qsl(b"".join(chunks).decode(), keep_blank_values=False, max_num_fields=max_fields)
+    except (UnicodeDecodeError, ValueError):
+        return None
 
 
 def finish(request: Request, response: Response) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -18,7 +18,7 @@ from servicekonto.protocols.oidc.provider import OpenIdProvider
 from servicekonto.protocols.oidc.results import ProtocolResponse, SessionView, ShowError
 from servicekonto.web.components import components
 from servicekonto.web.consent_pages import allow_form_target, continue_request, protocol_response
-from servicekonto.web.forms import Form, finish, form_page
+from servicekonto.web.forms import Form, bounded_form, finish, form_page
 from servicekonto.web.page_helpers import render, service
 from servicekonto.web.session_context import clear_session_cookie, current_session
 
@@ -36,15 +36,7 @@ def _provider(request: Request) -> OpenIdProvider:
 
 async def _pairs(request: Request) -> list[tuple[str, str]] | None:
     """Form parameters of a POST (application/x-www-form-urlencoded only, bounded), or None."""
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
-        return None
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        return None
-    try:
-        return parse_qsl(body.decode(), keep_blank_values=False, strict_parsing=False, max_num_fields=100)
-    except (UnicodeDecodeError, ValueError):
-        return None
+    return await bounded_form(request, MAX_BODY)
 
 
 def _origin_of(uri: str | None) -> str | None:

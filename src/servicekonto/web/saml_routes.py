@@ -12,10 +12,11 @@ from servicekonto.protocols.saml.idp import RequestRefused, SamlIdentityProvider
 from servicekonto.protocols.saml.idp_metadata import CONTENT_TYPE, PATHS, IdpMetadata
 from servicekonto.web.components import components
 from servicekonto.web.consent_pages import continue_request
-from servicekonto.web.forms import finish
+from servicekonto.web.forms import bounded_form, finish
 from servicekonto.web.page_helpers import render
 
 MAX_FORM_BYTES = 512 * 1024
+FORM_ENCODED = "application/x-www-form-urlencoded"
 
 
 async def metadata(request: Request) -> Response:
@@ -36,11 +37,13 @@ async def single_sign_on(request: Request) -> Response:
         raw_query: str | None = request.url.query
         binding = "redirect"
     else:
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
-            return _refused(request, RequestRefused("saml.request.too_large", "The request is too large."))
-        params = dict((await request.form(max_files=0, max_fields=10, max_part_size=MAX_FORM_BYTES)).items())  # type: ignore[arg-type]
-        raw_query, binding = None, "post"
+        if request.headers.get("content-type", "").split(";")[0].strip() != FORM_ENCODED:
+            return _refused(request, RequestRefused(
+                "saml.request.malformed", "The HTTP-POST binding sends an application/x-www-form-urlencoded body."))
+        pairs = await bounded_form(request, MAX_FORM_BYTES, max_fields=10)
+        if pairs is None:
+            return _refused(request, RequestRefused("saml.request.too_large", "The request is larger than 512 KiB."))
+        params, raw_query, binding = dict(pairs), None, "post"
     return finish(request, await run_in_threadpool(_single_sign_on, request, binding, params, raw_query))
 
 

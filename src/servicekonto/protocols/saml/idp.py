@@ -128,7 +128,8 @@ class SamlIdentityProvider:
         response = build_error_response(
             idp_entity_id=self.entity_id, in_response_to=state["request_id"], acs_url=state["acs_url"],
             status_code=STATUS_RESPONDER, sub_status=SUB_STATUS.get(error, SUB_STATUS["access_denied"]),
-            message=description if state.get("status_detail") else None, now=self._clock.now())
+            message=description if state.get("status_detail") else None, now=self._clock.now(),
+            status_detail=[(error, description)] if state.get("status_detail") else None)
         return self._post(state, response)
 
     def _post(self, state: dict[str, object], response: bytes) -> PostPage:
