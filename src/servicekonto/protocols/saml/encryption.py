@@ -20,6 +20,8 @@ import base64
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, padding
@@ -72,10 +74,16 @@ def choose_encryption(declared: Sequence[str]) -> EncryptionAlgorithms:
     return EncryptionAlgorithms(content=content, key_transport=key_transport)
 
 
+@lru_cache(maxsize=256)
+def _public_key(certificate_pem: str) -> Any:
+    """An SP's encryption key, parsed once per certificate (parsing cost more than the RSA operation)."""
+    return x509.load_pem_x509_certificate(certificate_pem.encode()).public_key()
+
+
 def encrypt_element(plaintext: bytes, *, certificate_pem: str, algorithms: EncryptionAlgorithms) -> etree._Element:
     """`xenc:EncryptedData` holding `plaintext` (one serialised element, UTF-8, no XML declaration) for the RSA
     key of `certificate_pem`, with a fresh content key (XML Enc §4.1 steps 1–3, 4.2)."""
-    public_key = x509.load_pem_x509_certificate(certificate_pem.encode()).public_key()
+    public_key = _public_key(certificate_pem)
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise ValueError("an encryption certificate must hold an RSA key")
     content_key = os.urandom(_KEY_BYTES[algorithms.content])
