@@ -235,7 +235,7 @@ def _assertion(*, idp_entity_id: str, sp: SamlServiceProvider, in_response_to: s
     if attributes:  # an AttributeStatement needs at least one Attribute (AttributeStatementType)
         statement = etree.SubElement(assertion, _saml("AttributeStatement"))
         for attribute in attributes:
-            statement.append(_attribute(attribute))
+            _attribute(statement, attribute)
     return assertion
 
 
@@ -270,12 +270,14 @@ def _authn_statement(result: AuthResult, sp_entity_id: str) -> etree._Element:
     return statement
 
 
-def _attribute(attribute: SamlAttribute) -> etree._Element:
+def _attribute(statement: etree._Element, attribute: SamlAttribute) -> etree._Element:
     """Name and FriendlyName from the catalogue, NameFormat uri, one xsd:string value in NFC, and the
-    per-attribute akdb:TrustLevel as an attribute in the AKDB namespace (BundID §6, §6.2.9)."""
+    per-attribute akdb:TrustLevel as an attribute in the AKDB namespace (BundID §6, §6.2.9). Made inside
+    its statement, so it shares the statement's namespace declarations instead of repeating its own."""
     definition = attribute.definition
     assert definition.saml_name is not None  # assertion_attributes keeps only named ones
-    element = etree.Element(_saml("Attribute"), Name=definition.saml_name, NameFormat=ATTRNAME_FORMAT_URI)
+    element = etree.SubElement(statement, _saml("Attribute"), Name=definition.saml_name,
+                               NameFormat=ATTRNAME_FORMAT_URI)
     if definition.saml_friendly_name:
         element.set("FriendlyName", definition.saml_friendly_name)
     if attribute.trust_level:
