@@ -30,6 +30,7 @@ from servicekonto.persistence.oidc import SqlConsentRepository, SqlGrantReposito
 from servicekonto.persistence.saml import SqlSamlServiceProviderRepository
 from servicekonto.persistence.tenants import SqlTenantRepository
 from servicekonto.protocols.oidc.backchannel import BackchannelSender
+from servicekonto.protocols.oidc.discovery import metadata_bytes as oidc_metadata_bytes
 from servicekonto.protocols.oidc.provider import OpenIdProvider
 from servicekonto.protocols.saml.idp import SamlIdentityProvider
 from servicekonto.protocols.saml.idp_metadata import IdpMetadata
@@ -196,7 +197,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Sta
             "flows": container.flows, "authenticator": container.authenticator, "auditor": container.auditor,
             "outbox": getattr(container.mailer, "folder", None) if settings.is_test_system else None,
             "release": container.release, "auth_requests": container.auth_requests, "oidc": container.oidc,
-            "oidc_discovery": oidc_routes.discovery_bytes(settings.base_url.rstrip("/")),
+            "oidc_discovery": oidc_metadata_bytes(settings.base_url.rstrip("/")),
             "saml_metadata": container.saml_metadata, "saml": container.saml,
         },
     )

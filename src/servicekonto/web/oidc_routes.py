@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from servicekonto.core.urls import origin
 from servicekonto.domain.audit import AuditEvent
-from servicekonto.protocols.oidc.discovery import metadata_bytes
 from servicekonto.protocols.oidc.provider import OpenIdProvider
 from servicekonto.protocols.oidc.results import ProtocolResponse, SessionView, ShowError
 from servicekonto.web.components import components
@@ -26,10 +25,6 @@ MAX_BODY = 64 * 1024
 NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 
 
-def discovery_bytes(issuer: str) -> bytes:
-    return metadata_bytes(issuer)
-
-
 def _provider(request: Request) -> OpenIdProvider:
     return components(request).services["oidc"]  # type: ignore[no-any-return]
 
@@ -37,13 +32,6 @@ def _provider(request: Request) -> OpenIdProvider:
 async def _pairs(request: Request) -> list[tuple[str, str]] | None:
     """Form parameters of a POST (application/x-www-form-urlencoded only, bounded), or None."""
     return await bounded_form(request, MAX_BODY)
-
-
-def _origin_of(uri: str | None) -> str | None:
-    if not uri:
-        return None
-    parts = urlsplit(uri)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _json(response: ProtocolResponse) -> Response:
@@ -139,7 +127,7 @@ def logout(request: Request, form: Form) -> Response:
         fields = {k: v for k, v in params.items() if k in {"client_id", "post_logout_redirect_uri", "state",
                                                            "id_token_hint", "ui_locales"}}
         page = render(request, "oidc_logout.html", fields=fields, service_name=client.name if client else None)
-        return allow_form_target(page, _origin_of(target))
+        return allow_form_target(page, origin(target) if target else None)
     response: Response = RedirectResponse(target or "/?hinweis=logged_out", status_code=303)
     if session is not None:
         service(request, "sessions").end(session.id)

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import (
@@ -28,6 +27,7 @@ from joserfc.jwk import ECKey, KeySet, RSAKey
 from servicekonto.core.clock import Clock
 from servicekonto.core.crypto import keyed_hash
 from servicekonto.core.ids import random_token
+from servicekonto.core.urls import add_query, origin
 from servicekonto.domain.audit import AuditEvent
 from servicekonto.domain.auth_request import AuthRequest, AuthResult
 from servicekonto.domain.clients import SIGNING_ALGORITHMS, AccessTokenFormat, GrantType, OidcClient
@@ -68,7 +68,6 @@ ACCESS_TOKEN_SECONDS = 600
 ID_TOKEN_SECONDS = 600
 GRANT_SECONDS = 12 * 3600  # refresh tokens live as long as the longest login session (TR-03160-1)
 PAR_SECONDS = 90
-AUTH_REQUEST_SECONDS = 1800
 CODE_REPLAY_MEMORY = 600
 AMR = {"password": "pwd", "pwd": "pwd", "eid": "hwk", "passkey": "hwk", "totp": "otp"}
 
@@ -145,7 +144,7 @@ class OpenIdProvider:
             force_login="login" in prompts or max_age == 0, force_consent="consent" in prompts,
             max_age=max_age, locale=(params.get("ui_locales") or "").split(" ")[0] or None,
             protocol_state=state | {"prompt_none": "none" in prompts}, created_at=self.clock.timestamp(),
-            return_origin=_origin(redirect_uri))
+            return_origin=origin(redirect_uri))
 
     def finish(self, auth_request: AuthRequest, result: AuthResult, *, session_hash: str | None) -> ProtocolResponse:
         """The code goes back to the client (RFC 6749 §4.1.2), with `iss` (RFC 9207)."""
@@ -190,7 +189,7 @@ class OpenIdProvider:
         query = {"error": error, "error_description": description, "iss": self.issuer}
         if params.get("state"):
             query["state"] = params["state"]
-        return ProtocolResponse(302, "", [("Location", _add_query(redirect_uri, query))])
+        return ProtocolResponse(302, "", [("Location", add_query(redirect_uri, query))])
 
     def _with_issuer(self, response: ProtocolResponse) -> ProtocolResponse:
         location = response.location
@@ -198,7 +197,7 @@ class OpenIdProvider:
             return response
         headers = [(k, v) for k, v in response.headers if k.lower() != "location"]
         return ProtocolResponse(response.status, response.body,
-                                [*headers, ("Location", _add_query(location, {"iss": self.issuer}))])
+                                [*headers, ("Location", add_query(location, {"iss": self.issuer}))])
 
     # -- pushed authorization requests (RFC 9126) --------------------------------------------------------------
 
@@ -470,7 +469,7 @@ class OpenIdProvider:
         target = params.get("post_logout_redirect_uri")
         if client is None or not target or target not in client.post_logout_redirect_uris:
             return None, client, sid
-        return (_add_query(target, {"state": params["state"]}) if params.get("state") else target), client, sid
+        return (add_query(target, {"state": params["state"]}) if params.get("state") else target), client, sid
 
     def session_hash(self, session_id: str) -> str:
         """The `sid` of ID tokens and logout tokens: a keyed hash, so the session id itself never leaves."""
@@ -498,10 +497,6 @@ class OpenIdProvider:
         return self._sign({"typ": "logout+jwt"}, claims, client.id_token_signed_response_alg)
 
 
-def _origin(uri: str) -> str:
-    parts = urlsplit(uri)
-    return f"{parts.scheme}://{parts.netloc}"
-
 
 def _int_or_none(value: str | None) -> int | None:
     if value is None or not value.isdigit() or len(value) > 9:
@@ -512,6 +507,3 @@ def _int_or_none(value: str | None) -> int | None:
 def _amr(methods: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(AMR.get(m, m) for m in methods))
 
-
-def _add_query(uri: str, params: dict[str, str]) -> str:
-    return f"{uri}{'&' if '?' in uri else '?'}{urlencode(params)}"

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from servicekonto.core.clock import Clock
 from servicekonto.core.crypto import keyed_hash
 from servicekonto.core.ids import random_token
+from servicekonto.core.urls import origin
 from servicekonto.domain.attributes import MASTER_DATA_KEYS
 from servicekonto.domain.auth_request import AuthRequest, AuthResult, RequestedAttribute
 from servicekonto.domain.keys import KeyPurpose
@@ -102,7 +102,7 @@ class SamlIdentityProvider:
             level_vocabulary=request.level_vocabulary or Vocabulary.STORK,
             level_essential=request.min_level is not None,  # Comparison="minimum" binds ([BSB] §5.1)
             attributes=attributes, force_login=request.force_authn, locale=request.lang,
-            protocol_state=state, created_at=self._clock.timestamp(), return_origin=_origin(request.acs_url))
+            protocol_state=state, created_at=self._clock.timestamp(), return_origin=origin(request.acs_url))
 
     def finish(self, auth_request: AuthRequest, result: AuthResult, *, session_hash: str | None) -> PostPage:
         state = auth_request.protocol_state
@@ -137,7 +137,7 @@ class SamlIdentityProvider:
         relay_state = state.get("relay_state")
         body = post_form(acs_url, response, relay_state if isinstance(relay_state, str) else None)
         return PostPage(200, body, [("content-type", "text/html; charset=utf-8"), ("cache-control", "no-store")],
-                        form_target=_origin(acs_url))
+                        form_target=origin(acs_url))
 
     def session_hash(self, session_id: str) -> str:
         return keyed_hash(self._key, f"session:{session_id}")
@@ -145,8 +145,3 @@ class SamlIdentityProvider:
     @property
     def sso_path(self) -> str:
         return PATHS["sso"]
-
-
-def _origin(uri: str) -> str:
-    parts = urlsplit(uri)
-    return f"{parts.scheme}://{parts.netloc}"
