@@ -6,6 +6,7 @@ factory uvicorn's workers call.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from functools import partial
 from urllib.parse import urlsplit
@@ -66,6 +67,7 @@ from servicekonto.web import keys as key_routes
 from servicekonto.web.components import Components
 from servicekonto.web.metrics import Metrics
 from servicekonto.web.request_context import RequestContextMiddleware
+from servicekonto.web.routing import IndexedRouter
 from servicekonto.web.templating import TEMPLATE_DIR, Templates
 
 SITE_NAME = "Servicekonto"
@@ -201,23 +203,24 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Sta
             "saml_metadata": container.saml_metadata, "saml": container.saml,
         },
     )
+    routes = [
+        *pages.routes,
+        *account_pages.routes,
+        *settings_pages.routes,
+        *dev_pages.routes,
+        *health.routes,
+        *key_routes.routes,
+        *oidc_routes.routes,
+        *saml_routes.routes,
+        *consent_pages.routes,
+        Mount("/static", app=StaticFiles(directory=TEMPLATE_DIR.parent / "static"), name="static"),
+    ]
     app = Starlette(
-        routes=[
-            *pages.routes,
-            *account_pages.routes,
-            *settings_pages.routes,
-            *dev_pages.routes,
-            *health.routes,
-            *key_routes.routes,
-            *oidc_routes.routes,
-            *saml_routes.routes,
-            *consent_pages.routes,
-            Mount("/static", app=StaticFiles(directory=TEMPLATE_DIR.parent / "static"), name="static"),
-        ],
         middleware=[Middleware(RequestContextMiddleware, metrics=metrics, https=settings.uses_https,
                                error_response=errors.internal_error_page)],
         exception_handlers=errors.exception_handlers,  # type: ignore[arg-type]
     )
+    app.router = IndexedRouter(routes)
     app.state.components = web
     app.state.container = container
     return app
@@ -227,4 +230,14 @@ def app_from_environment() -> Starlette:
     """The uvicorn factory: each worker process reads and validates the same environment."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(settings)
+    app = create_app(settings)
+    settle_heap()
+    return app
+
+
+def settle_heap() -> None:
+    """What was built at start lives as long as the process (modules, routes, templates, services): move it
+    out of the garbage collector's reach, so that its full collections, triggered by every request's
+    short-lived objects, do not walk those ~120,000 objects again and again."""
+    gc.collect()
+    gc.freeze()

@@ -8,7 +8,7 @@ import logging
 import pytest
 import structlog
 
-from servicekonto.core.logging import REDACTED, configure_logging, drop_personal_data
+from servicekonto.core.logging import REDACTED, access_log, configure_logging, drop_personal_data
 
 
 def test_sensitive_keys_and_addresses_are_redacted() -> None:
@@ -38,3 +38,20 @@ def test_json_logs_for_our_code_and_the_standard_library(capsys: pytest.CaptureF
     assert lines[0]["event"] == "login_failed" and lines[0]["username"] == REDACTED
     assert lines[0]["attempts"] == 3 and lines[0]["level"] == "info"
     assert "max@example.org" not in lines[1]["event"]
+
+
+def test_the_access_log_line_is_json_like_every_other_line(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", "json")
+    try:
+        access_log("0123456789ab", "GET", '/a/"{id}"', 404, 1.25)
+        configure_logging("WARNING", "json")
+        access_log("0123456789ab", "GET", "/b", 200, 1.0)
+        lines = [json.loads(line) for line in capsys.readouterr().err.strip().splitlines()]
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    assert len(lines) == 1
+    assert lines[0] | {"timestamp": None} == {
+        "method": "GET", "route": '/a/"{id}"', "status": 404, "duration_ms": 1.25, "event": "request",
+        "request_id": "0123456789ab", "level": "info", "logger": "servicekonto.http", "timestamp": None}
+    assert lines[0]["timestamp"].endswith("Z")

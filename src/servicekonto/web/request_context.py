@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekonto.core import i18n
 from servicekonto.core.ids import error_id
+from servicekonto.core.logging import access_log
 from servicekonto.web.metrics import Metrics
 
 LANGUAGE_COOKIE = "lang"
@@ -117,8 +118,7 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
             self.metrics.observe(scope["method"], route, status, elapsed)
-            log.info("request", method=scope["method"], route=route, status=status,
-                     duration_ms=round(elapsed * 1000, 2))
+            access_log(request_id, scope["method"], route, status, round(elapsed * 1000, 2))
 
 
 VARY = b"Accept-Language, Cookie"

@@ -72,3 +72,17 @@ def test_metrics_count_requests_by_route(client: TestClient) -> None:
     client.get("/")
     body = client.get("/metrics").text
     assert 'servicekonto_http_requests_total{method="GET",route="/",status="200"}' in body
+
+
+def test_the_route_index_answers_as_the_route_list_would(client: TestClient) -> None:
+    from starlette.routing import Match, Router
+
+    router = client.app.router  # type: ignore[attr-defined]
+    plain = Router(routes=router.routes)
+    for path, route in router.fixed.items():
+        probe = {"type": "http", "path": path, "root_path": "", "method": "GET"}
+        first = next(r for r in plain.routes if r.matches(probe)[0] is not Match.NONE)
+        assert first is route, path
+    assert client.post("/jwks").status_code == 405
+    assert client.get("/oidc/token").status_code == 405
+    assert client.get("/healthz/").status_code in {200, 307}
