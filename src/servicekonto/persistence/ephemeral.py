@@ -123,7 +123,7 @@ class DatabaseEphemeralStore:
     def put(self, key: str, value: bytes, ttl: float) -> None:
         _check(key, ttl)
         row = {"key": key, "value": value, "expires_at": self._clock.timestamp() + ttl}
-        with self._db.autocommit_engine.connect() as connection:  # one statement, atomic on its own
+        with self._db.ephemeral_engine.connect() as connection:  # one statement, atomic on its own
             connection.execute(self._upsert, row)
             self._maybe_sweep(connection)
 
@@ -140,7 +140,7 @@ class DatabaseEphemeralStore:
 
     def get(self, key: str) -> bytes | None:
         _check(key)
-        with self._db.autocommit_engine.connect() as session:
+        with self._db.ephemeral_engine.connect() as session:
             value = session.scalar(_GET, {"k": key, "now": self._clock.timestamp()})
         return None if value is None else bytes(value)
 
@@ -149,13 +149,13 @@ class DatabaseEphemeralStore:
             _check(key)
         if not keys:
             return []
-        with self._db.autocommit_engine.connect() as connection:
+        with self._db.ephemeral_engine.connect() as connection:
             rows = dict(connection.execute(_GET_MANY, {"keys": list(keys), "now": self._clock.timestamp()}).all())
         return [bytes(rows[key]) if key in rows else None for key in keys]
 
     def take(self, key: str) -> bytes | None:
         _check(key)
-        with self._db.autocommit_engine.connect() as connection:
+        with self._db.ephemeral_engine.connect() as connection:
             row = connection.execute(_TAKE, {"k": key}).first()
         if row is None or row.expires_at <= self._clock.timestamp():
             return None
@@ -163,7 +163,7 @@ class DatabaseEphemeralStore:
 
     def delete(self, key: str) -> None:
         _check(key)
-        with self._db.autocommit_engine.connect() as connection:
+        with self._db.ephemeral_engine.connect() as connection:
             connection.execute(_DELETE, {"k": key})
 
     def increment(self, key: str, ttl: float) -> int:
@@ -184,7 +184,7 @@ class DatabaseEphemeralStore:
     def ttl(self, key: str) -> float | None:
         _check(key)
         now = self._clock.timestamp()
-        with self._db.autocommit_engine.connect() as session:
+        with self._db.ephemeral_engine.connect() as session:
             expires = session.scalar(select(EphemeralEntry.expires_at).where(
                 EphemeralEntry.key == key, EphemeralEntry.expires_at > now))
         return None if expires is None else expires - now
