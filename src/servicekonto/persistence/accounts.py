@@ -84,8 +84,7 @@ class SqlAccountRepository:
     # Statements are built once: building one costs more than running it (≈ 150 µs against 130 µs).
 
     def _one(self, statement: Any, value: object) -> Account | None:
-        with self._db.autocommit_engine.connect() as connection:
-            row = connection.execute(statement, {"value": value}).first()
+        row = self._db.statements.first(statement, {"value": value})
         return _account(row) if row else None
 
     def get(self, account_id: str) -> Account | None:
@@ -130,8 +129,7 @@ class SqlAccountRepository:
             raise AccountConflict("email") from None
 
     def attributes(self, account_id: str) -> Sequence[StoredAttribute]:
-        with self._db.autocommit_engine.connect() as connection:
-            rows = connection.execute(_ATTRIBUTES, {"value": _uuid(account_id)}).all()
+        rows = self._db.statements.all(_ATTRIBUTES, {"value": _uuid(account_id)})
         return [_attribute(row) for row in rows]
 
     def change_attributes(self, account_id: str, changes: dict[str, StoredAttribute | None], *, now: datetime) -> None:

@@ -34,11 +34,10 @@ class SqlAuditLog:
 
     def record(self, record: AuditRecord) -> None:
         """One INSERT is atomic on its own: it runs without BEGIN/COMMIT round trips."""
-        with self._db.autocommit_engine.connect() as connection:
-            connection.execute(_INSERT, {
-                "occurred_at": record.occurred_at, "event": record.event.value,
-                "account_id": _uuid(record.account_id), "tenant_id": _uuid(record.tenant_id), "actor": record.actor,
-                "details": json.dumps(record.details, sort_keys=True)})
+        self._db.statements.run(_INSERT, {
+            "occurred_at": record.occurred_at, "event": record.event.value,
+            "account_id": _uuid(record.account_id), "tenant_id": _uuid(record.tenant_id), "actor": record.actor,
+            "details": json.dumps(record.details, sort_keys=True)})
 
     def for_account(self, account_id: str, *, limit: int = 20,
                     events: Collection[AuditEvent] | None = None) -> Sequence[AuditRecord]:

@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from servicekonto.persistence.statements import Statements
+
 
 def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False, durable: bool = True) -> Engine:
     """`read_only`: the engine for statements that run on their own, without a transaction around them.
@@ -68,6 +70,7 @@ class Database:
         # Ephemeral state (sessions, flows, one-time codes, counters) when there is no Redis: as durable as
         # Redis is, and no more; the system of record keeps waiting for the disk.
         self.ephemeral_engine = make_engine(url, pool_size=pool_size, read_only=True, durable=False)
+        self.statements = Statements(self.autocommit_engine, self.engine)
         self._writers = sessionmaker(self.engine, expire_on_commit=False)
         self.sessions = sessionmaker(self.autocommit_engine, expire_on_commit=False)
 
