@@ -31,11 +31,15 @@ def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False, durab
         return engine
     # No pre-ping (a round trip before every checkout); connections are recycled before servers or
     # firewalls drop idle ones, and a dead connection fails one request, not every one.
-    connect_args = {} if durable else {"options": "-c synchronous_commit=off"}
+    # Timestamps come back in UTC whatever the server's TimeZone (persistence/statements.py reads them
+    # without SQLAlchemy's conversion).
+    options = "-c timezone=UTC" + ("" if durable else " -c synchronous_commit=off")
     if read_only:  # its own pool in autocommit: no isolation switch and no reset at every checkout
         return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
-                             isolation_level="AUTOCOMMIT", pool_reset_on_return=None, connect_args=connect_args)
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+                             isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
+                             connect_args={"options": options})
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
+                         connect_args={"options": options})
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any, synchronous: str = "FULL") -> None:

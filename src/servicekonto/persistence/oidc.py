@@ -31,6 +31,7 @@ _MARK_USED = (update(_TOKEN).where(_TOKEN.token_hash == bindparam("old_hash"), _
 _REVOKE = (update(_GRANT).where(_GRANT.id == bindparam("grant_id"), _GRANT.revoked_at.is_(None))
            .values(revoked_at=bindparam("now")))
 _INSERT_TOKEN = insert(_TOKEN)
+_INSERT_GRANT = insert(_GRANT)
 _GRANT_OF_TOKEN = (select(*_GRANT_COLUMNS, _TOKEN.used_at, _TOKEN.expires_at.label("token_expires_at"))
                    .join(_TOKEN, _TOKEN.grant_id == _GRANT.id).where(_TOKEN.token_hash == bindparam("token_hash")))
 
@@ -80,8 +81,7 @@ class SqlOidcClientRepository:
     def get(self, client_id: str) -> OidcClient | None:
         if not client_id or len(client_id) > 64:
             return None
-        with self._db.autocommit_engine.connect() as connection:
-            row = connection.execute(_CLIENT_BY_ID, {"client_id": client_id}).first()
+        row = self._db.statements.first(_CLIENT_BY_ID, {"client_id": client_id})
         return _client(row) if row else None
 
     def for_tenant(self, tenant_id: str) -> Sequence[OidcClient]:
@@ -122,32 +122,32 @@ class SqlGrantRepository:
     def __init__(self, database: Database) -> None:
         self._db = database
 
+    # Every column is named in the inserts: the direct path (persistence/statements.py) applies no defaults.
+
     def add(self, grant: Grant, refresh_token_hash: str | None, *, refresh_expires_at: datetime | None) -> None:
-        with self._db.transaction() as session:
-            session.add(models.OidcGrant(
-                id=grant.id, client_id=grant.client_id, account_id=uuid.UUID(grant.account_id),
-                session_hash=grant.session_hash, subject=grant.subject, scope=grant.scope,
-                claims=json.dumps(list(grant.claims)), acr=grant.acr, amr=" ".join(grant.amr),
-                auth_time=grant.auth_time, created_at=grant.created_at, expires_at=grant.expires_at))
-            session.flush()
+        with self._db.statements.transaction() as statements:
+            statements.run(_INSERT_GRANT, {
+                "id": grant.id, "client_id": grant.client_id, "account_id": uuid.UUID(grant.account_id),
+                "session_hash": grant.session_hash, "subject": grant.subject, "scope": grant.scope,
+                "claims": json.dumps(list(grant.claims)), "acr": grant.acr, "amr": " ".join(grant.amr),
+                "auth_time": grant.auth_time, "created_at": grant.created_at, "expires_at": grant.expires_at,
+                "revoked_at": None})
             if refresh_token_hash and refresh_expires_at:
-                session.add(models.OidcRefreshToken(token_hash=refresh_token_hash, grant_id=grant.id,
-                                                    created_at=grant.created_at, expires_at=refresh_expires_at))
+                statements.run(_INSERT_TOKEN, {"token_hash": refresh_token_hash, "grant_id": grant.id,
+                                               "created_at": grant.created_at, "expires_at": refresh_expires_at,
+                                               "used_at": None})
 
     def get(self, grant_id: str) -> Grant | None:
-        with self._db.autocommit_engine.connect() as connection:
-            row = connection.execute(_GRANT_BY_ID, {"grant_id": grant_id}).first()
+        row = self._db.statements.first(_GRANT_BY_ID, {"grant_id": grant_id})
         return _grant(row) if row else None
 
     def grant_of_refresh_token(self, token_hash: str) -> Grant | None:
-        with self._db.autocommit_engine.connect() as connection:
-            row = connection.execute(_GRANT_OF_TOKEN, {"token_hash": token_hash}).first()
+        row = self._db.statements.first(_GRANT_OF_TOKEN, {"token_hash": token_hash})
         return _grant(row) if row else None
 
     def use_refresh_token(self, token_hash: str, *, now: datetime) -> tuple[str, Grant | None]:
         """Read the token and its grant; a token used before revokes the grant (reuse, RFC 9700 §4.14.2)."""
-        with self._db.autocommit_engine.connect() as connection:
-            row = connection.execute(_GRANT_OF_TOKEN, {"token_hash": token_hash}).first()
+        row = self._db.statements.first(_GRANT_OF_TOKEN, {"token_hash": token_hash})
         if row is None:
             return RefreshTokenState.UNKNOWN, None
         grant = _grant(row)
@@ -161,18 +161,16 @@ class SqlGrantRepository:
     def rotate_refresh_token(self, grant: Grant, old_hash: str, new_hash: str, *, now: datetime) -> bool:
         """Mark the old token used and add its successor, in one transaction; False when the old one was
         used in the meantime (two requests raced with one token: the second loses, and the grant ends)."""
-        with self._db.engine.begin() as connection:
-            used = connection.execute(_MARK_USED, {"old_hash": old_hash, "now": now}).rowcount
-            if used != 1:
-                connection.execute(_REVOKE, {"grant_id": grant.id, "now": now})
+        with self._db.statements.transaction() as statements:
+            if statements.run(_MARK_USED, {"old_hash": old_hash, "now": now}) != 1:
+                statements.run(_REVOKE, {"grant_id": grant.id, "now": now})
                 return False
-            connection.execute(_INSERT_TOKEN, {"token_hash": new_hash, "grant_id": grant.id, "created_at": now,
-                                               "expires_at": grant.expires_at, "used_at": None})
+            statements.run(_INSERT_TOKEN, {"token_hash": new_hash, "grant_id": grant.id, "created_at": now,
+                                           "expires_at": grant.expires_at, "used_at": None})
             return True
 
     def revoke(self, grant_id: str, *, now: datetime) -> None:
-        with self._db.autocommit_engine.connect() as connection:
-            connection.execute(_REVOKE, {"grant_id": grant_id, "now": now})
+        self._db.statements.run(_REVOKE, {"grant_id": grant_id, "now": now})
 
     def revoke_for_session(self, session_hash: str, *, now: datetime) -> list[Grant]:
         with self._db.transaction() as session:

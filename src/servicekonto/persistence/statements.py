@@ -7,7 +7,8 @@ bench/_profile_login.py), and these statements sit on every login, every page of
 every token request.
 
 Only for statements over plain types (text, integers, UUIDs, timestamps, booleans): nothing converts the
-values on this path, and on PostgreSQL nothing needs to (psycopg returns what SQLAlchemy would). SQLite keeps
+values on this path, and on PostgreSQL nothing needs to (psycopg returns what SQLAlchemy would, timestamps
+aware and in UTC: the connections' TimeZone is UTC). SQLite keeps
 SQLAlchemy's path, whose conversions its driver needs (UUIDs stored as text)."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
@@ -92,6 +94,9 @@ class Statements:
              driver: Any = None) -> tuple[list[Any], int]:
         sql, defaults, row_type = self._compile(statement, tuple(params))
         values = {**defaults, **params} if defaults else params
+        for value in values.values():  # the one check of models.UtcDateTime that matters on this path
+            if isinstance(value, datetime) and value.tzinfo is None:
+                raise ValueError("naive datetime")
         fairy = None
         if driver is None:
             fairy = self._engine.raw_connection()
