@@ -283,13 +283,20 @@ def saml_sp() -> None:
 @click.option("--tenant", "tenant_id", required=True, help="The tenant's id (servicekonto tenant create).")
 @click.option("--metadata", "source", required=True, metavar="FILE_OR_URL",
               help="The SP's metadata: a file, or an https URL (http://127.0.0.1 in a test system).")
+@click.option("--signature-algorithm", type=click.Choice(["rsa-pss-sha256", "rsa-sha256"]), default=None,
+              help="Sign this SP's assertions and logout responses with this algorithm, whatever its metadata "
+                   "declare.")
+@click.option("--encryption", type=click.Choice(["aes256-gcm+rsa-oaep", "aes256-cbc+rsa-oaep-mgf1p"]), default=None,
+              help="Encrypt this SP's assertions with these algorithms, whatever its metadata declare.")
 @click.option("--json", "as_json", is_flag=True)
 @handles_errors
-def saml_sp_add(tenant_id: str, source: str, as_json: bool) -> None:
+def saml_sp_add(tenant_id: str, source: str, signature_algorithm: str | None, encryption: str | None,
+                as_json: bool) -> None:
     """Register a SAML service provider from its metadata, checked against BundID's rules (https entityID
     without port, no validUntil, no ID, an HTTP-POST AssertionConsumerService, signing and encryption
     certificates). Unsigned metadata are accepted: the operator vouches for the file or URL."""
     from servicekonto.domain.saml_sp import MAX_METADATA_BYTES, SpMetadataUnavailable
+    from servicekonto.protocols.saml.response import ENCRYPTION_OVERRIDES, SIGNATURE_OVERRIDES, choose_algorithms
     from servicekonto.protocols.saml.sp_metadata import fetch_sp_metadata, is_url, too_large
 
     settings = load_settings()
@@ -304,11 +311,18 @@ def saml_sp_add(tenant_id: str, source: str, as_json: bool) -> None:
         if len(metadata) > MAX_METADATA_BYTES:
             raise too_large(MAX_METADATA_BYTES)
     with container_for(settings) as container:
-        sp = container.saml_sps.add(tenant_id, metadata)
+        sp = container.saml_sps.add(
+            tenant_id, metadata,
+            signing_methods=SIGNATURE_OVERRIDES[signature_algorithm] if signature_algorithm else None,
+            encryption_methods=ENCRYPTION_OVERRIDES[encryption] if encryption else None)
         container.auditor.record(AuditEvent.SAML_SP_ADDED, tenant_id=tenant_id, actor="cli", entity_id=sp.entity_id)
     base = settings.base_url.rstrip("/")
     data = {"entity_id": sp.entity_id, "name": sp.name, "tenant_id": sp.tenant_id,
             "idp_metadata": f"{base}/saml/metadata"}
+    if signature_algorithm or encryption:  # the override, as it will be applied
+        chosen = choose_algorithms(sp)
+        data.update({"signature_algorithm": chosen.signature, "encryption": chosen.encryption.content,
+                     "key_transport": chosen.encryption.key_transport})
     emit(as_json, data, "\n".join(f"{key}: {value}" for key, value in data.items()))
 
 

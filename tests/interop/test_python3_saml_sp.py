@@ -3,7 +3,9 @@ keys and libxmlsec1 through the python `xmlsec` binding): a signed AuthnRequest 
 signs the query) and HTTP-POST (the toolkit's AuthnRequest, signed with the toolkit's `add_sign`), login and
 consent through the real pages, and the Response validated by `process_response` — signature, decryption,
 audience, destination, InResponseTo and time — then NameID, AuthnContextClassRef, attribute names and bPK2
-checked on what the toolkit hands the portal."""
+checked on what the toolkit hands the portal. Single Logout: the toolkit's signed LogoutRequest (HTTP-Redirect,
+the only binding python3-saml speaks for SLO) and our LogoutResponse validated by `process_slo` — query signature,
+Destination, InResponseTo and status."""
 
 from __future__ import annotations
 
@@ -36,9 +38,11 @@ PORT = 9
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 
 
-def sp_settings(idp_metadata: bytes, host: str = "127.0.0.1") -> OneLogin_Saml2_Settings:
+def sp_settings(idp_metadata: bytes, host: str = "127.0.0.1", *, slo: bool = False,
+                want_messages_signed: bool = False) -> OneLogin_Saml2_Settings:
     """python3-saml's settings for an SP on a loopback host (a test system accepts http with a port there),
-    with a key of its own for signing and encryption, and the IdP taken from our metadata."""
+    with a key of its own for signing and encryption, and the IdP taken from our metadata; with `slo` a
+    SingleLogoutService (HTTP-Redirect) and signed LogoutRequests."""
     key, cert = key_pair(f"python3-saml-{host}")
     base = f"http://{host}:{PORT}"
     idp = OneLogin_Saml2_IdPMetadataParser.parse(
@@ -53,10 +57,13 @@ def sp_settings(idp_metadata: bytes, host: str = "127.0.0.1") -> OneLogin_Saml2_
             "NameIDFormat": TRANSIENT,
             "x509cert": cert.public_bytes(serialization.Encoding.PEM).decode(),
             "privateKey": private_key_pem(key).decode(),
+            **({"singleLogoutService": {"url": f"{base}/saml/slo",
+                                        "binding": OneLogin_Saml2_Constants.BINDING_HTTP_REDIRECT}} if slo else {}),
         },
         "security": {
             "authnRequestsSigned": True, "wantAssertionsSigned": True, "wantAssertionsEncrypted": True,
-            "wantMessagesSigned": False, "wantNameIdEncrypted": False, "signMetadata": False,
+            "wantMessagesSigned": want_messages_signed, "wantNameIdEncrypted": False, "signMetadata": False,
+            "logoutRequestSigned": slo,
             "signatureAlgorithm": RSA_SHA256, "digestAlgorithm": SHA256,
             "requestedAuthnContext": ["STORK-QAA-Level-1"], "requestedAuthnContextComparison": "minimum",
             "rejectDeprecatedAlgorithm": True,
@@ -209,3 +216,37 @@ def signature_method(auth: Any) -> str:
     method = root.find(".//{http://www.w3.org/2000/09/xmldsig#}SignatureMethod")
     assert method is not None
     return str(method.get("Algorithm"))
+
+
+@pytest.mark.usefixtures("citizen")
+def test_python3_saml_sp_logs_out(client: TestClient, container: Any) -> None:
+    """`auth.logout()` with the NameID and SessionIndex of the login; our signed Redirect answer passes
+    `process_slo` with signed messages required, and fails it once tampered with."""
+    idp_metadata = client.get("/saml/metadata").content
+    settings = sp_settings(idp_metadata, slo=True)
+    container.saml_sps.add(container.tenants.ensure("Musterstadt").id, registered_metadata(settings, (RSA_SHA256,)))
+    auth = sign_in(client, settings)
+    assert auth.get_session_index()
+    location = auth.logout(return_to="/abgemeldet", name_id=auth.get_nameid(), session_index=auth.get_session_index(),
+                           name_id_format=auth.get_nameid_format(), spnq=auth.get_nameid_spnq())
+    request_id = auth.get_last_request_id()
+    parts = urlsplit(location)
+    response = client.get(f"{parts.path}?{parts.query}", follow_redirects=False)
+    assert response.status_code == 303, response.text[:300]
+    assert client.get("/konto", follow_redirects=False).status_code != 200  # our session ended
+    answer = urlsplit(response.headers["location"])
+    assert f"{answer.scheme}://{answer.netloc}{answer.path}" == f"http://127.0.0.1:{PORT}/saml/slo"
+    get_data = {name: values[0] for name, values in parse_qs(answer.query).items()}
+    assert get_data["RelayState"] == "/abgemeldet"
+
+    def process_slo(data: dict[str, str]) -> Any:
+        strict = sp_settings(idp_metadata, slo=True, want_messages_signed=True)
+        sp = OneLogin_Saml2_Auth({"https": "off", "http_host": f"127.0.0.1:{PORT}", "script_name": "/saml/slo",
+                                  "get_data": data, "post_data": {}}, strict)
+        sp.process_slo(keep_local_session=True, request_id=request_id)
+        return sp
+
+    accepted = process_slo(get_data)
+    assert accepted.get_errors() == [], accepted.get_last_error_reason()
+    refused = process_slo({**get_data, "RelayState": "/woanders"})
+    assert "invalid_logout_response_signature" in refused.get_errors(), refused.get_last_error_reason()

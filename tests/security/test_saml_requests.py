@@ -26,11 +26,13 @@ from tests.support.saml import (
     DS_NS,
     ENTITY_ID,
     SAMLP_NS,
+    acs,
     akdb_extension,
     authn_request_xml,
     certificate,
     deflate,
     key_descriptor,
+    logout_request_xml,
     post_params,
     redirect_query,
     request_signing_key,
@@ -415,3 +417,133 @@ def test_a_signed_v2_request_names_the_service_and_a_missing_required_attribute_
     sub_status = status.find(f"{{{SAMLP_NS}}}StatusCode")
     assert sub_status is not None and sub_status.get("Value") == STATUS_REQUEST_DENIED
     assert not [e for e in response.iter() if isinstance(e.tag, str) and e.tag.endswith("Assertion")]
+
+
+# -- Single Logout ------------------------------------------------------------------------------------------------
+# A LogoutRequest must be signed (SAML profiles §4.4.4.1) by a registered portal, addressed to our SLO endpoint,
+# fresh and new; anything else is refused on our page (the code as `data-message-id`), the session stays, and
+# nothing goes to the portal.
+
+def new_logout(settings: Settings, **kwargs: Any) -> bytes:
+    kwargs.setdefault("request_id", "_" + secrets.token_hex(12))
+    kwargs.setdefault("issue_instant", datetime.now(UTC))
+    kwargs.setdefault("destination", settings.base_url.rstrip("/") + "/saml/slo")
+    return logout_request_xml(**kwargs)
+
+
+def assert_logout_refused(client: TestClient, response: Any, code: str, status: int = 400) -> None:
+    assert response.status_code == status, (response.status_code, response.text[:500])
+    assert "location" not in response.headers
+    assert f'data-message-id="{code}"' in response.text, re.findall(r'data-message-id="[^"]*"', response.text)
+    assert 'name="SAMLResponse"' not in response.text
+    assert client.get("/konto", follow_redirects=False).status_code == 200  # still logged in
+
+
+def logout_post(client: TestClient, xml: bytes) -> Any:
+    return client.post("/saml/slo", data=post_params(xml), follow_redirects=False)
+
+
+def logout_get(client: TestClient, raw_query: str) -> Any:
+    return client.get("/saml/slo?" + raw_query, follow_redirects=False)
+
+
+def test_an_unsigned_logout_request_is_refused(client: TestClient, settings: Settings, container: Any) -> None:
+    """…even from a portal whose AuthnRequests may be unsigned: a logout is never accepted unsigned."""
+    register_portal(container, signed_requests=False)
+    citizen(client, settings)
+    assert_logout_refused(client, logout_post(client, new_logout(settings)), "saml.logout.unsigned")
+    assert_logout_refused(client, logout_get(client, redirect_query(new_logout(settings), sign=False)),
+                          "saml.logout.unsigned")
+
+
+def test_a_logout_request_of_an_unknown_or_impersonated_portal_is_refused(client: TestClient, settings: Settings,
+                                                                         container: Any) -> None:
+    register_portal(container)
+    citizen(client, settings)
+    stranger = new_logout(settings, issuer="https://attacker.example/saml/metadata")
+    assert_logout_refused(client, logout_get(client, redirect_query(stranger)), "saml.logout.unknown_sp")
+    assert_logout_refused(client, logout_post(client, sign_enveloped(stranger)), "saml.logout.unknown_sp")
+    other_key = request_signing_key("other")
+    assert_logout_refused(client, logout_get(client, redirect_query(new_logout(settings), key=other_key)),
+                          "saml.logout.signature_invalid")
+    assert_logout_refused(client, logout_post(client, sign_enveloped(new_logout(settings), key=other_key)),
+                          "saml.logout.signature_invalid")
+
+
+def test_a_tampered_logout_request_is_refused(client: TestClient, settings: Settings, container: Any) -> None:
+    register_portal(container)
+    citizen(client, settings)
+    signed = sign_enveloped(new_logout(settings, name_id="_mine"))
+    assert_logout_refused(client, logout_post(client, signed.replace(b"_mine", b"_your")),
+                          "saml.logout.signature_invalid")
+    query = redirect_query(new_logout(settings), relay_state="rs-1")
+    assert_logout_refused(client, logout_get(client, query.replace("RelayState=rs-1", "RelayState=rs-2")),
+                          "saml.logout.signature_invalid")
+    original = etree.fromstring(sign_enveloped(new_logout(settings)))
+    evil = etree.fromstring(new_logout(settings, name_id="_evil"))
+    signature = _signature(original)
+    original.remove(signature)
+    evil.insert(1, signature)
+    evil.append(original)  # the signed request beside the one that would be read
+    assert_logout_refused(client, logout_post(client, etree.tostring(evil)), "saml.logout.signature_invalid")
+
+
+@pytest.mark.parametrize("binding", ["post", "redirect"])
+def test_a_logout_request_is_used_once(client: TestClient, settings: Settings, container: Any, binding: str) -> None:
+    register_portal(container)
+    citizen(client, settings)
+    xml = new_logout(settings, name_id="_not-this-session")  # answered Success, the session stays
+
+    def send() -> Any:
+        return logout_post(client, sign_enveloped(xml)) if binding == "post" else logout_get(client,
+                                                                                            redirect_query(xml))
+
+    first = send()
+    assert first.status_code == 303, first.text[:300]
+    if binding == "post":
+        assert client.get(first.headers["location"], follow_redirects=False).status_code == 303
+    assert_logout_refused(client, send(), "saml.logout.replayed")
+
+
+@pytest.mark.parametrize(("change", "code"), [
+    ({"destination": "https://other-idp.example/saml/slo"}, "saml.logout.wrong_destination"),
+    ({"destination": None}, "saml.logout.wrong_destination"),
+    ({"issue_instant": datetime(2020, 1, 1, tzinfo=UTC)}, "saml.logout.expired"),
+    ({"not_on_or_after": datetime(2020, 1, 1, tzinfo=UTC)}, "saml.logout.expired"),
+    ({"identifier": ""}, "saml.logout.malformed"),
+    ({"root_tag": "samlp:AuthnRequest"}, "saml.logout.malformed"),
+])
+def test_a_logout_request_breaking_a_rule_is_refused(client: TestClient, settings: Settings, container: Any,
+                                                     change: dict[str, Any], code: str) -> None:
+    register_portal(container)
+    citizen(client, settings)
+    xml = new_logout(settings, **change)
+    assert_logout_refused(client, logout_get(client, redirect_query(xml)), code)
+
+
+def test_hostile_or_broken_logout_requests_are_refused(client: TestClient, settings: Settings,
+                                                       container: Any) -> None:
+    register_portal(container)
+    citizen(client, settings)
+    xxe = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+           + new_logout(settings, name_id="&xxe;").decode()).encode()
+    assert_logout_refused(client, logout_post(client, xxe), "saml.logout.malformed")
+    assert_logout_refused(client, logout_get(client, redirect_query(xxe, sign=False)), "saml.logout.malformed")
+    bomb = deflate(b"<a>" + b" " * (16 * 1024 * 1024) + b"</a>")
+    assert_logout_refused(client, logout_get(client, "SAMLRequest=" + quote(base64.b64encode(bomb).decode(), safe="")),
+                          "saml.logout.too_large")
+    assert_logout_refused(client, client.get("/saml/slo", follow_redirects=False), "saml.logout.malformed")
+    assert_logout_refused(client, client.post("/saml/slo", content=b"x", follow_redirects=False,
+                                              headers={"content-type": "text/plain"}), "saml.logout.malformed")
+    assert_logout_refused(client, client.get("/saml/slo/not-a-token", follow_redirects=False),
+                          "saml.logout.expired", 410)
+
+
+def test_a_portal_without_single_logout_service_is_refused(client: TestClient, settings: Settings,
+                                                           container: Any) -> None:
+    tenant = container.tenants.ensure("Musterstadt")
+    keys = key_descriptor(request_signing_key()[1], "signing") + key_descriptor(certificate("rsa", 3072),
+                                                                                "encryption")
+    container.saml_sps.add(tenant.id, sp_metadata(keys=keys, endpoints=acs(index=1, default=True)))
+    citizen(client, settings)
+    assert_logout_refused(client, logout_get(client, redirect_query(new_logout(settings))), "saml.logout.no_endpoint")

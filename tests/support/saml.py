@@ -503,3 +503,45 @@ BUNDID_EXAMPLE_V2 = (_bundid_example_head("64e1f1b9-acf9-4076-b727-2833cd01200f"
       </akdb:RequestedAttributes>""" + _BUNDID_EXAMPLE_DISPLAY + """
     </akdb:AuthenticationRequest>
   </saml2p:Extensions>""" + _BUNDID_EXAMPLE_CONTEXT).encode()
+
+
+# -- LogoutRequests ----------------------------------------------------------------------------------------------
+
+SLO_URL = "https://id.example.de/saml/slo"
+PORTAL_SLO = "https://portal.example.de/saml/slo"
+
+
+def logout_request_xml(*, request_id: str = "_9c1e4f2a8b7d", issuer: str = ENTITY_ID,
+                       issue_instant: datetime = REQUEST_TIME, destination: str | None = SLO_URL,
+                       name_id: str | None = "_name-id", session_indexes: tuple[str, ...] = (),
+                       not_on_or_after: datetime | None = None, version: str = "2.0",
+                       root_tag: str = "samlp:LogoutRequest", identifier: str | None = None) -> bytes:
+    """A LogoutRequest in schema order (Issuer, [Signature], NameID, SessionIndex*); `identifier` replaces the
+    NameID element entirely (e.g. an EncryptedID, or nothing at all with "")."""
+    optional = {"Destination": destination,
+                "NotOnOrAfter": saml_time(not_on_or_after) if not_on_or_after is not None else None}
+    attributes = "".join(f' {name}="{value}"' for name, value in optional.items() if value is not None)
+    if identifier is None:
+        identifier = ("" if name_id is None else
+                      '<saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:transient" '
+                      f'SPNameQualifier="{issuer}">{name_id}</saml:NameID>')
+    return (
+        f'<{root_tag} xmlns:samlp="{SAMLP_NS}" xmlns:saml="{SAML_NS}" ID="{request_id}" Version="{version}" '
+        f'IssueInstant="{saml_time(issue_instant)}"{attributes}>'
+        f"<saml:Issuer>{issuer}</saml:Issuer>{identifier}"
+        + "".join(f"<samlp:SessionIndex>{index}</samlp:SessionIndex>" for index in session_indexes)
+        + f"</{root_tag}>"
+    ).encode()
+
+
+def slo_endpoints(*bindings: str, location: str = PORTAL_SLO) -> str:
+    """SingleLogoutService elements (before the ACS, as SSODescriptorType orders them) and the default ACS."""
+    return "".join(f'<md:SingleLogoutService Binding="{b}" Location="{location}"/>' for b in bindings) + acs(
+        index=1, default=True)
+
+
+def read_redirect_message(url: str, parameter: str = "SAMLResponse") -> tuple[etree._Element, dict[str, str]]:
+    """The message of an HTTP-Redirect binding URL (inflated, parsed) and the query's parameters."""
+    query = query_params(url.split("?", 1)[1])
+    xml = zlib.decompress(base64.b64decode(query[parameter]), -15)
+    return etree.fromstring(xml), query

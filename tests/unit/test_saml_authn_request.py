@@ -393,19 +393,52 @@ def test_when_version_2_is_mandatory_the_request_must_be_signed() -> None:
     (authn_context(" STORK-QAA-Level-1 ", comparison=None), (TrustLevel.BASIC, Vocabulary.STORK)),
     (authn_context("http://eidas.europa.eu/LoA/high", comparison="exact"), (TrustLevel.HIGH, Vocabulary.EIDAS)),
     (authn_context("http://bsi.bund.de/eID/LoA/substantiell", comparison="better"),
-     (TrustLevel.SUBSTANTIAL, Vocabulary.BSI)),
+     (TrustLevel.HIGH, Vocabulary.BSI)),
     (authn_context("http://eidas.europa.eu/NotNotified/LoA/low"), (TrustLevel.LOW, Vocabulary.EIDAS)),
     (authn_context("STORK-QAA-Level-4", "http://eidas.europa.eu/LoA/substantial", "STORK-QAA-Level-3"),
      (TrustLevel.SUBSTANTIAL, Vocabulary.EIDAS)),
     (authn_context("urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport", "STORK-QAA-Level-2"),
      (TrustLevel.LOW, Vocabulary.STORK)),
     (authn_context("urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"), (None, None)),
-    (authn_context("STORK-QAA-Level-4", comparison="maximum"), (TrustLevel.HIGH, Vocabulary.STORK)),
+    (authn_context("STORK-QAA-Level-4", comparison="maximum"), (None, Vocabulary.STORK)),
 ])
 def test_the_requested_level_is_the_lowest_level_named(
         context: str, expected: tuple[TrustLevel | None, Vocabulary | None]) -> None:
     request = read(authn_request_xml(requested_context=context))
     assert (request.min_level, request.level_vocabulary) == expected
+
+
+@pytest.mark.parametrize(("context", "comparison", "answer_levels"), [
+    ("", "exact", None),
+    (authn_context("STORK-QAA-Level-2", "STORK-QAA-Level-3", comparison="minimum"), "minimum", None),
+    (authn_context("STORK-QAA-Level-2", "STORK-QAA-Level-3", comparison="exact"), "exact",
+     (TrustLevel.LOW, TrustLevel.SUBSTANTIAL)),
+    (authn_context("STORK-QAA-Level-1", comparison=None), "exact", (TrustLevel.BASIC,)),
+    (authn_context("STORK-QAA-Level-2", comparison="maximum"), "maximum", (TrustLevel.BASIC, TrustLevel.LOW)),
+    (authn_context("STORK-QAA-Level-2", comparison="better"), "better", None),
+])
+def test_exact_and_maximum_name_the_levels_the_answer_may_state(
+        context: str, comparison: str, answer_levels: tuple[TrustLevel, ...] | None) -> None:
+    request = read(authn_request_xml(requested_context=context))
+    assert (request.comparison, request.answer_levels) == (comparison, answer_levels)
+
+
+@pytest.mark.parametrize("context", [
+    authn_context("urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport", comparison="exact"),
+    authn_context("urn:example:unknown-class"),
+    authn_context("STORK-QAA-Level-4", comparison="better"),
+])
+def test_a_context_no_login_can_meet_is_no_authn_context_at_the_acs(context: str) -> None:
+    """SAML core §3.3.2.2.1: an error Response with NoAuthnContext, not the lowest level; the request
+    passed every other check, so the ACS is known and the surface may answer there."""
+    error = refused("saml.request.no_authn_context", authn_request_xml(requested_context=context))
+    assert error.saml_status == (STATUS_RESPONDER, "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext")
+    assert error.acs_url == ACS
+
+
+def test_an_unknown_comparison_is_malformed() -> None:
+    refused("saml.request.malformed",
+            authn_request_xml(requested_context=authn_context("STORK-QAA-Level-1", comparison="atleast")))
 
 
 # -- the rest of the request ------------------------------------------------------------------------------------

@@ -51,7 +51,8 @@ def test_metadata_are_signed_and_describe_the_idp(client: TestClient, container:
     assert idp.get("protocolSupportEnumeration") == "urn:oasis:names:tc:SAML:2.0:protocol"
     assert [(e.get("Binding"), e.get("Location")) for e in idp.findall("md:SingleSignOnService", NS)] == [
         (REDIRECT, f"{BASE}/saml/sso"), (POST, f"{BASE}/saml/sso")]
-    assert idp.findall("md:SingleLogoutService", NS) == []  # not before /saml/slo answers
+    assert [(e.get("Binding"), e.get("Location")) for e in idp.findall("md:SingleLogoutService", NS)] == [
+        (REDIRECT, f"{BASE}/saml/slo"), (POST, f"{BASE}/saml/slo")]
     assert [e.text for e in idp.findall("md:NameIDFormat", NS)] == [
         "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"]
     descriptors = idp.findall("md:KeyDescriptor", NS)

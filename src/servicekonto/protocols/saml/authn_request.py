@@ -47,6 +47,9 @@ STATUS_RESPONDER = "urn:oasis:names:tc:SAML:2.0:status:Responder"
 STATUS_VERSION_MISMATCH = "urn:oasis:names:tc:SAML:2.0:status:VersionMismatch"
 STATUS_REQUEST_DENIED = "urn:oasis:names:tc:SAML:2.0:status:RequestDenied"
 STATUS_UNSUPPORTED_BINDING = "urn:oasis:names:tc:SAML:2.0:status:UnsupportedBinding"
+STATUS_NO_AUTHN_CONTEXT = "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext"
+AC_UNSPECIFIED = "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified"
+COMPARISONS = frozenset({"exact", "minimum", "maximum", "better"})
 
 MAX_REQUEST_BYTES = 256 * 1024  # the XML, after base64 and DEFLATE
 MAX_ENCODED_CHARS = MAX_REQUEST_BYTES * 4 // 3 + 4096
@@ -176,6 +179,16 @@ class SamlRequestExtensionInvalid(SamlRequestInvalid):
     saml_status = (STATUS_REQUESTER, STATUS_REQUEST_DENIED)
 
 
+class SamlRequestNoAuthnContext(SamlRequestInvalid):
+    """RequestedAuthnContext names no class we know, or asks for more than the highest level (SAML core
+    §3.3.2.2.1: the IdP "MUST return a <Response> message with a second-level <StatusCode> of
+    NoAuthnContext"). Raised once the request passed every other check, so it is answered at the ACS."""
+
+    code = "saml.request.no_authn_context"
+    message = _l("The online service asks for a kind of login that this service does not offer.")
+    saml_status = (STATUS_RESPONDER, STATUS_NO_AUTHN_CONTEXT)
+
+
 # -- the result -----------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +205,7 @@ class SamlAuthnRequest:
     signed: bool
     force_authn: bool
     is_passive: bool
-    min_level: TrustLevel | None  # the lowest level named in RequestedAuthnContext; None when none is known
+    min_level: TrustLevel | None  # the lowest level RequestedAuthnContext accepts; None: no requirement
     level_vocabulary: Vocabulary | None  # the vocabulary that level was named in, for the answer
     requested: tuple[tuple[str, bool], ...]  # (catalogue key, required) from akdb:RequestedAttributes
     akdb_version: int | None  # 1 or 2 when the extension was evaluated
@@ -206,6 +219,8 @@ class SamlAuthnRequest:
     extension_ignored: bool = False  # an AKDB extension was sent but not evaluated
     extension_ignored_reason: str | None = None  # why, in BundID's words where it has them (§9.6)
     unknown_attributes: tuple[tuple[str, bool], ...] = ()  # requested names outside our catalogue, e.g. bPK
+    comparison: str = "exact"  # RequestedAuthnContext's Comparison (SAML core §3.3.2.2.1: exact by default)
+    answer_levels: tuple[TrustLevel, ...] | None = None  # exact/maximum: the levels the answer may state
 
 
 @dataclass(slots=True)
@@ -310,7 +325,7 @@ def _read(*, binding: str, params: Mapping[str, str], raw_query: str,
     _check_protocol_binding(element)
     acs_url = _acs_url(element, sp)
     context.acs_url = acs_url
-    min_level, vocabulary = _requested_level(element)
+    levels = _requested_level(element)
     force_authn, is_passive = _boolean(element, "ForceAuthn"), _boolean(element, "IsPassive")
 
     extensions = element.findall("samlp:Extensions/akdb:AuthenticationRequest", NS)
@@ -321,11 +336,14 @@ def _read(*, binding: str, params: Mapping[str, str], raw_query: str,
 
     if not remember_id(_replay_key(issuer, request_id), float(max_age_seconds + 2 * CLOCK_SKEW_SECONDS)):
         raise SamlRequestReplayed(f"the request ID {request_id!r} was already used")
+    if levels.unsatisfiable is not None:
+        raise SamlRequestNoAuthnContext(levels.unsatisfiable)
 
     return SamlAuthnRequest(
         id=request_id, issuer=issuer, sp=sp, acs_url=acs_url, binding=binding, relay_state=relay_state,
         signed=signed, force_authn=force_authn, is_passive=is_passive,
-        min_level=min_level, level_vocabulary=vocabulary, requested=akdb.requested, akdb_version=akdb.version,
+        min_level=levels.min_level, level_vocabulary=levels.vocabulary, requested=akdb.requested,
+        akdb_version=akdb.version, comparison=levels.comparison, answer_levels=levels.answer_levels,
         display_name=akdb.display_name, lang=akdb.lang, back_url=akdb.back_url,
         online_service_id=akdb.online_service_id, enable_status_detail=akdb.enable_status_detail,
         authn_methods=akdb.methods, issue_instant=issue_instant,
@@ -417,15 +435,16 @@ def _authenticated(root: etree._Element, *, binding: str, query: redirect_bindin
 
 
 def _signed_content(root: etree._Element, certificates: Collection[str], *, now: datetime) -> etree._Element:
-    """The AuthnRequest as its enveloped signature covers it (defence against signature wrapping)."""
+    """The request as its enveloped signature covers it (defence against signature wrapping)."""
+    kind = etree.QName(root).localname  # AuthnRequest, or LogoutRequest (protocols/saml/logout.py)
     signatures = list(root.iter(f"{{{DS}}}Signature"))
     if len(signatures) != 1 or signatures[0].getparent() is not root:
-        raise SamlRequestSignatureInvalid("exactly one ds:Signature is allowed, as a direct child of the "
-                                          "AuthnRequest (SAML core §5.4.1)")
+        raise SamlRequestSignatureInvalid(f"exactly one ds:Signature is allowed, as a direct child of the "
+                                          f"{kind} (SAML core §5.4.1)")
     request_id = root.get("ID") or ""
     references = signatures[0].findall("ds:SignedInfo/ds:Reference", NS)
     if len(references) != 1 or references[0].get("URI") != f"#{request_id}":
-        raise SamlRequestSignatureInvalid("the signature must have one Reference, to the AuthnRequest's own ID "
+        raise SamlRequestSignatureInvalid(f"the signature must have one Reference, to the {kind}'s own ID "
                                           "(SAML core §5.4.2)")
     for element in root.iter():
         if element is root or not isinstance(element.tag, str):
@@ -451,7 +470,7 @@ def _signed_content(root: etree._Element, certificates: Collection[str], *, now:
             continue
         signed = result.signed_xml if not isinstance(result, list) else None
         if signed is None or signed.tag != root.tag or signed.get("ID") != request_id:
-            raise SamlRequestSignatureInvalid("the signature does not cover the AuthnRequest itself")
+            raise SamlRequestSignatureInvalid(f"the signature does not cover the {kind} itself")
         return signed
     raise SamlRequestSignatureInvalid(f"no registered signing certificate verifies the signature ({failure})")
 
@@ -541,16 +560,60 @@ def _boolean(element: etree._Element, attribute: str) -> bool:
     return value.strip() in _TRUE
 
 
-def _requested_level(element: etree._Element) -> tuple[TrustLevel | None, Vocabulary | None]:
-    """RequestedAuthnContext: BundID supports Comparison="minimum" only (§5.1); "exact" (obsolete there) and
-    any other comparison are read as minimum. Values in any vocabulary; the lowest level named wins, as
-    every level named is acceptable to the portal; unknown values are ignored."""
-    lowest: tuple[TrustLevel, Vocabulary] | None = None
-    for reference in element.findall("samlp:RequestedAuthnContext/saml:AuthnContextClassRef", NS):
-        parsed = TrustLevel.parse("".join(reference.itertext()))
-        if parsed is not None and (lowest is None or parsed[0] < lowest[0]):
-            lowest = parsed
-    return lowest if lowest is not None else (None, None)
+@dataclass(frozen=True, slots=True)
+class _Levels:
+    min_level: TrustLevel | None = None
+    vocabulary: Vocabulary | None = None
+    comparison: str = "exact"
+    answer_levels: tuple[TrustLevel, ...] | None = None
+    unsatisfiable: str | None = None
+
+
+def _requested_level(element: etree._Element) -> _Levels:
+    """RequestedAuthnContext (SAML core §3.3.2.2.1). BundID supports Comparison="minimum" only and calls
+    "exact" obsolete (§5.1); we read every comparison as SAML defines it, in any vocabulary:
+
+    - minimum: the lowest level named is required; the answer states the level reached.
+    - exact (also when Comparison is absent): the lowest level named is required, and the answer states the
+      highest named level the login reached — a stronger login proves every weaker level (TR-03160-1), so the
+      statement stays true.
+    - better: more than the highest level named; above "hoch" nothing is better → NoAuthnContext.
+    - maximum: no requirement; the answer states at most the highest level named.
+
+    Class references we do not know are ignored beside known ones; only unknown ones (other than
+    `…ac:classes:unspecified`, which asks for nothing) cannot be met → NoAuthnContext."""
+    context = element.find("samlp:RequestedAuthnContext", NS)
+    if context is None:
+        return _Levels()
+    comparison = (context.get("Comparison") or "exact").strip()
+    if comparison not in COMPARISONS:
+        raise SamlRequestMalformed(f"Comparison={comparison[:20]!r} is not one of {', '.join(sorted(COMPARISONS))}")
+    named: dict[TrustLevel, Vocabulary] = {}
+    unknown: list[str] = []
+    for reference in context.findall("saml:AuthnContextClassRef", NS):
+        text = "".join(reference.itertext()).strip()
+        parsed = TrustLevel.parse(text)
+        if parsed is not None:
+            named.setdefault(parsed[0], parsed[1])
+        elif text != AC_UNSPECIFIED:
+            unknown.append(text)
+    if not named:
+        if unknown:
+            return _Levels(comparison=comparison, unsatisfiable=f"no AuthnContextClassRef is known here "
+                           f"({', '.join(u[:100] for u in unknown[:3])}); known: STORK-QAA-Level-1…4 and their "
+                           "eIDAS and BSI names")
+        return _Levels(comparison=comparison)
+    lowest, highest = min(named), max(named)
+    if comparison == "minimum":
+        return _Levels(lowest, named[lowest], comparison)
+    if comparison == "exact":
+        return _Levels(lowest, named[lowest], comparison, answer_levels=tuple(sorted(named)))
+    if comparison == "better":
+        if highest == max(TrustLevel):
+            return _Levels(comparison=comparison, unsatisfiable=f"no level is better than {highest.stork}")
+        return _Levels(TrustLevel(highest + 1), named[highest], comparison)
+    return _Levels(None, named[highest], comparison,
+                   answer_levels=tuple(level for level in TrustLevel if level <= highest))
 
 
 # -- the AKDB extension (BundID §9) ----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from servicekonto.protocols.saml.xml import ALG, DS, MD, SAML, XML_NS
 from servicekonto.services.keys import KeyService, PrivateKey
 
 CONTENT_TYPE = "application/samlmetadata+xml"
-PATHS = {"metadata": "/saml/metadata", "sso": "/saml/sso"}
+PATHS = {"metadata": "/saml/metadata", "sso": "/saml/sso", "slo": "/saml/slo"}
 NAMEID_TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"
 ATTRNAME_FORMAT_URI = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
 # BSI TR-03116-4 direction (egov-interfaces.md §1.8, §8.7): RSASSA-PSS first, rsa-sha256 for SPs that lack it.
@@ -120,7 +120,8 @@ class IdpMetadata:
             descriptor = etree.SubElement(idp, _md("KeyDescriptor"), use="signing")
             data = etree.SubElement(etree.SubElement(descriptor, f"{{{DS}}}KeyInfo"), f"{{{DS}}}X509Data")
             etree.SubElement(data, f"{{{DS}}}X509Certificate").text = _pem_body(pem)
-        # No SingleLogoutService until /saml/slo answers: an SP must not be sent to an endpoint that is not there.
+        for binding in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST):  # SSODescriptorType: before NameIDFormat
+            etree.SubElement(idp, _md("SingleLogoutService"), Binding=binding, Location=f"{self._base}{PATHS['slo']}")
         etree.SubElement(idp, _md("NameIDFormat")).text = NAMEID_TRANSIENT
         for binding in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST):
             etree.SubElement(idp, _md("SingleSignOnService"), Binding=binding, Location=f"{self._base}{PATHS['sso']}")

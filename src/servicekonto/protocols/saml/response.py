@@ -28,7 +28,15 @@ from servicekonto.domain.attributes import BY_KEY, AttributeDefinition
 from servicekonto.domain.auth_request import AuthResult
 from servicekonto.domain.saml_sp import SAML2_PROTOCOL, SamlServiceProvider
 from servicekonto.domain.trust import TrustLevel
-from servicekonto.protocols.saml.encryption import EncryptionAlgorithms, choose_encryption, encrypt_element
+from servicekonto.protocols.saml.encryption import (
+    AES256_CBC,
+    AES256_GCM,
+    RSA_OAEP,
+    RSA_OAEP_MGF1P,
+    EncryptionAlgorithms,
+    choose_encryption,
+    encrypt_element,
+)
 from servicekonto.protocols.saml.idp_metadata import (
     ATTRNAME_FORMAT_URI,
     EXCLUSIVE_C14N,
@@ -87,6 +95,15 @@ def choose_signature_method(declared: Sequence[str]) -> str:
     if declared and RSA_PSS_SHA256 not in declared:
         return RSA_SHA256
     return RSA_PSS_SHA256
+
+
+# The operator's override (`servicekonto saml-sp add --signature-algorithm/--encryption`): stored with the SP in
+# place of the algorithms its metadata declare, so `choose_algorithms` picks exactly these.
+SIGNATURE_OVERRIDES: dict[str, tuple[str, ...]] = {"rsa-pss-sha256": (RSA_PSS_SHA256,), "rsa-sha256": (RSA_SHA256,)}
+ENCRYPTION_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "aes256-gcm+rsa-oaep": (AES256_GCM, RSA_OAEP),
+    "aes256-cbc+rsa-oaep-mgf1p": (AES256_CBC, RSA_OAEP_MGF1P),
+}
 
 
 def choose_algorithms(sp: SamlServiceProvider) -> ResponseAlgorithms:
@@ -154,15 +171,18 @@ def assertion_attributes(result: AuthResult, requested: Sequence[tuple[str, bool
 
 def build_response(*, idp_entity_id: str, sp: SamlServiceProvider, in_response_to: str, acs_url: str,
                    result: AuthResult, requested: Sequence[tuple[str, bool]], akdb_version: int | None,
-                   signing_key: rsa.RSAPrivateKey, signing_certificate_pem: str, now: datetime) -> bytes:
+                   signing_key: rsa.RSAPrivateKey, signing_certificate_pem: str, now: datetime,
+                   name_id: str | None = None) -> bytes:
     """A Success Response to `acs_url` carrying one EncryptedAssertion: the Assertion is signed with
     `signing_key` and then encrypted to the SP's first encryption certificate (BundID §3 step 5, §10.2;
-    SAML profiles §4.1.3.5: over HTTP-POST the Assertion must be signed)."""
+    SAML profiles §4.1.3.5: over HTTP-POST the Assertion must be signed). `name_id` is the transient NameID
+    (new when not given); the IdP passes its own to recognise it in a LogoutRequest."""
     if not sp.encryption_certificates:
         raise ValueError(f"the SP {sp.entity_id!r} has no encryption certificate")
     algorithms = choose_algorithms(sp)
     assertion = _assertion(idp_entity_id=idp_entity_id, sp=sp, in_response_to=in_response_to, acs_url=acs_url,
-                           result=result, attributes=assertion_attributes(result, requested, akdb_version), now=now)
+                           result=result, attributes=assertion_attributes(result, requested, akdb_version), now=now,
+                           name_id=name_id or new_id())
     signed = sign_assertion(assertion, signing_key=signing_key, certificate_pem=signing_certificate_pem,
                             signature_method=algorithms.signature)
     plaintext = etree.tostring(signed, encoding="UTF-8", xml_declaration=False)
@@ -219,7 +239,8 @@ def _status_uri(code: str) -> str:
 # --- the Assertion ------------------------------------------------------------------------------------------
 
 def _assertion(*, idp_entity_id: str, sp: SamlServiceProvider, in_response_to: str, acs_url: str,
-               result: AuthResult, attributes: Sequence[SamlAttribute], now: datetime) -> etree._Element:
+               result: AuthResult, attributes: Sequence[SamlAttribute], now: datetime,
+               name_id: str) -> etree._Element:
     """Children in schema order (saml-schema-assertion-2.0 AssertionType): Issuer, Signature (a placeholder
     that signxml fills), Subject, Conditions, AuthnStatement, AttributeStatement. The Assertion is its own
     root, so every namespace it uses is declared on it and it survives being cut out by the decryptor."""
@@ -229,7 +250,7 @@ def _assertion(*, idp_entity_id: str, sp: SamlServiceProvider, in_response_to: s
     etree.SubElement(assertion, _saml("Issuer"), Format=NAMEID_ENTITY).text = idp_entity_id
     etree.SubElement(assertion, f"{{{DS}}}Signature", Id="placeholder")
     assertion.append(_subject(idp_entity_id=idp_entity_id, sp_entity_id=sp.entity_id,
-                              in_response_to=in_response_to, acs_url=acs_url, now=now))
+                              in_response_to=in_response_to, acs_url=acs_url, now=now, name_id=name_id))
     assertion.append(_conditions(sp.entity_id, now))
     assertion.append(_authn_statement(result, sp.entity_id))
     if attributes:  # an AttributeStatement needs at least one Attribute (AttributeStatementType)
@@ -240,12 +261,12 @@ def _assertion(*, idp_entity_id: str, sp: SamlServiceProvider, in_response_to: s
 
 
 def _subject(*, idp_entity_id: str, sp_entity_id: str, in_response_to: str, acs_url: str,
-             now: datetime) -> etree._Element:
+             now: datetime, name_id: str) -> etree._Element:
     """A transient NameID, new for every Response (SAML core §8.3.8), qualified by both parties; bearer
     confirmation bound to the request and the ACS (SAML profiles §4.1.4.2; BundID §10.2)."""
     subject = etree.Element(_saml("Subject"))
     etree.SubElement(subject, _saml("NameID"), Format=NAMEID_TRANSIENT, NameQualifier=idp_entity_id,
-                     SPNameQualifier=sp_entity_id).text = new_id()
+                     SPNameQualifier=sp_entity_id).text = name_id
     confirmation = etree.SubElement(subject, _saml("SubjectConfirmation"), Method=BEARER)
     etree.SubElement(confirmation, _saml("SubjectConfirmationData"), InResponseTo=in_response_to,
                      NotOnOrAfter=instant(now + VALIDITY), Recipient=acs_url)
@@ -335,7 +356,11 @@ AUTOSUBMIT_SCRIPT = "/static/autosubmit.js"
 def post_form(acs_url: str, saml_response: bytes, relay_state: str | None) -> str:
     """The HTTP-POST binding page (SAML bindings §3.5.4): a form with the base64 SAMLResponse and RelayState.
     It works without JavaScript (a visible button); with it, `autosubmit.js` sends the form on arrival — no
-    inline script, our CSP forbids it. The page's `form-action` must allow the ACS origin."""
+    inline script, our CSP forbids it. The page's `form-action` must allow the ACS origin.
+
+    It is shown before the citizen's language is known to the portal, so it speaks both: German first (the
+    page's language), English second, each part marked with its `lang` so screen readers switch voice
+    (WCAG 2.1 SC 3.1.1, 3.1.2). The form is a landmark named by the heading."""
     fields = [("SAMLResponse", base64.b64encode(saml_response).decode("ascii"))]
     if relay_state is not None:
         fields.append(("RelayState", relay_state))
@@ -352,10 +377,10 @@ def post_form(acs_url: str, saml_response: bytes, relay_state: str | None) -> st
 </head>
 <body>
 <main id="main" class="wrap">
-<h1>Weiter zum Onlinedienst</h1>
+<h1 id="weiter">Weiter zum Onlinedienst <span lang="en">/ Continue to the online service</span></h1>
 <p>Sie werden jetzt zum Onlinedienst zurückgeleitet. Falls das nicht von selbst geschieht, wählen Sie „Weiter“.</p>
 <p lang="en">You are being taken back to the online service. If that does not happen by itself, choose “Continue”.</p>
-<form method="post" action="{html.escape(acs_url, quote=True)}" data-autosubmit>
+<form method="post" action="{html.escape(acs_url, quote=True)}" aria-labelledby="weiter" data-autosubmit>
 {hidden}
 <button type="submit">Weiter / <span lang="en">Continue</span></button>
 </form>
