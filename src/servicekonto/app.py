@@ -29,6 +29,7 @@ from servicekonto.persistence.ephemeral import make_ephemeral_store
 from servicekonto.persistence.keys import SqlKeyRepository
 from servicekonto.persistence.oidc import SqlConsentRepository, SqlGrantRepository, SqlOidcClientRepository
 from servicekonto.persistence.saml import SqlSamlServiceProviderRepository
+from servicekonto.persistence.second_factors import SqlSecondFactorRepository
 from servicekonto.persistence.tenants import SqlTenantRepository
 from servicekonto.protocols.oidc.backchannel import BackchannelSender
 from servicekonto.protocols.oidc.discovery import metadata_bytes as oidc_metadata_bytes
@@ -47,6 +48,7 @@ from servicekonto.services.oidc_clients import OidcClientService
 from servicekonto.services.passwords import PasswordHasher
 from servicekonto.services.release import ReleaseService
 from servicekonto.services.saml_sps import SamlSpService
+from servicekonto.services.second_factor import SECOND_FACTOR_THROTTLE, SecondFactorService
 from servicekonto.services.sessions import SessionService
 from servicekonto.services.tenants import TenantService
 from servicekonto.services.throttle import LoginThrottle
@@ -98,6 +100,7 @@ class Container:
     saml_sps: SamlSpService
     saml_metadata: IdpMetadata
     saml: SamlIdentityProvider
+    second_factors: SecondFactorService
 
     def close(self) -> None:
         if self.oidc.backchannel is not None:
@@ -122,6 +125,14 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         accounts=account_repository, hasher=hasher,
         tokens=TokenService(store=ephemeral, key=derive_key(secret, "servicekonto/tokens/v1")),
         mails=mails, auditor=auditor, throttle=throttle, authenticator=authenticator, store=ephemeral, clock=clock,
+        base_url=settings.base_url)
+    second_factors = SecondFactorService(
+        factors=SqlSecondFactorRepository(database), authenticator=authenticator,
+        throttle=LoginThrottle(store=ephemeral, clock=clock, key=derive_key(secret, "servicekonto/throttle-2fa/v1"),
+                               policy=SECOND_FACTOR_THROTTLE),
+        auditor=auditor, mails=mails, store=ephemeral, clock=clock,
+        seal_key=derive_key(secret, "servicekonto/second-factors/seal/v1"),
+        code_key=derive_key(secret, "servicekonto/second-factors/codes/v1"), issuer=SITE_NAME,
         base_url=settings.base_url)
     tenant_repository = SqlTenantRepository(database)
     keys = KeyService(
@@ -170,6 +181,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         saml_metadata=saml_metadata,
         saml=SamlIdentityProvider(sps=saml_sps, metadata=saml_metadata, keys=keys, store=ephemeral, clock=clock,
                                   key=derive_key(secret, "servicekonto/saml/v1")),
+        second_factors=second_factors,
     )
 
 
@@ -201,6 +213,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Sta
             "release": container.release, "auth_requests": container.auth_requests, "oidc": container.oidc,
             "oidc_discovery": oidc_metadata_bytes(settings.base_url.rstrip("/")),
             "saml_metadata": container.saml_metadata, "saml": container.saml,
+            "second_factors": container.second_factors,
         },
     )
     routes = [

@@ -24,6 +24,12 @@ class AuditEvent(enum.StrEnum):
     MASTER_DATA_CHANGED = "account:master_data:changed"
     EMAIL_CHANGE_REQUESTED = "account:email:change_requested"
     EMAIL_CHANGED = "account:email:changed"
+    TOTP_ENABLED = "account:totp:enabled"
+    TOTP_DISABLED = "account:totp:disabled"
+    RECOVERY_CODES_GENERATED = "account:recovery_codes:generated"
+    RECOVERY_CODE_USED = "account:recovery_code:used"
+    SECOND_FACTOR_SUCCEEDED = "account:second_factor:login"
+    SECOND_FACTOR_FAILED = "account:second_factor:failed"
     CONSENT_GIVEN = "account:consent:given"
     CONSENT_REFUSED = "account:consent:refused"
     DATA_RELEASED = "account:data:released"
@@ -56,6 +62,12 @@ _CITIZEN_LABELS = {
     AuditEvent.PASSWORD_RESET: _l("Password reset by e-mail"),
     AuditEvent.MASTER_DATA_CHANGED: _l("Master data changed"),
     AuditEvent.EMAIL_CHANGED: _l("E-mail address changed"),
+    AuditEvent.TOTP_ENABLED: _l("Authenticator app set up"),
+    AuditEvent.TOTP_DISABLED: _l("Authenticator app removed"),
+    AuditEvent.RECOVERY_CODES_GENERATED: _l("New recovery codes created"),
+    AuditEvent.RECOVERY_CODE_USED: _l("Logged in with a recovery code"),
+    AuditEvent.SECOND_FACTOR_SUCCEEDED: _l("Second factor confirmed"),
+    AuditEvent.SECOND_FACTOR_FAILED: _l("Wrong code for the second factor"),
     AuditEvent.CONSENT_GIVEN: _l("Consent to a data transfer given"),
     AuditEvent.CONSENT_REFUSED: _l("Data transfer refused"),
     AuditEvent.DATA_RELEASED: _l("Data transferred to an online service"),

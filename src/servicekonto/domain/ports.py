@@ -13,6 +13,7 @@ from servicekonto.domain.audit import AuditEvent, AuditRecord
 from servicekonto.domain.clients import OidcClient
 from servicekonto.domain.grants import Grant
 from servicekonto.domain.keys import KeyPurpose, StoredKey
+from servicekonto.domain.second_factors import StoredTotp
 from servicekonto.domain.tenants import Tenant
 
 
@@ -134,6 +135,31 @@ class AccountRepository(Protocol):
     def delete(self, account_id: str) -> bool: ...
 
     def delete_pending_before(self, cutoff: datetime) -> int: ...
+
+
+class SecondFactorRepository(Protocol):
+    """An account's authenticator app and recovery codes; rows go with the account (ON DELETE CASCADE)."""
+
+    def totp(self, account_id: str) -> StoredTotp | None: ...
+
+    def set_totp(self, account_id: str, sealed_secret: bytes, *, last_used_step: int, now: datetime) -> None:
+        """Store the confirmed app, replacing an earlier one."""
+
+    def use_totp_step(self, account_id: str, step: int) -> bool:
+        """Record `step` as used if it is later than the last used one, atomically; False otherwise (a
+        replayed code, or a race with another request using the same code)."""
+
+    def remove_totp(self, account_id: str) -> bool: ...
+
+    def replace_recovery_codes(self, account_id: str, code_hashes: Collection[str], *, now: datetime) -> None:
+        """Drop every earlier code and store these, in one transaction."""
+
+    def use_recovery_code(self, account_id: str, code_hash: str) -> bool:
+        """Remove the code if it exists, atomically; True exactly once per code."""
+
+    def recovery_codes_left(self, account_id: str) -> int: ...
+
+    def remove_recovery_codes(self, account_id: str) -> None: ...
 
 
 class AuditLog(Protocol):

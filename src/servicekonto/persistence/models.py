@@ -139,6 +139,32 @@ class AccountAttribute(Base):
     updated_at: Mapped[datetime]
 
 
+class SecondFactor(Base):
+    """A confirmed second factor of an account: for an authenticator app (TOTP) the shared secret, sealed with
+    a key derived from the deployment secret and bound to the account id, and the last time step used, so
+    every code works once."""
+
+    __tablename__ = "second_factors"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    sealed_secret: Mapped[bytes] = mapped_column(LargeBinary)
+    last_used_step: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
+class RecoveryCode(Base):
+    """One unused recovery code, as an HMAC of the account id and the code; a used code's row is deleted."""
+
+    __tablename__ = "recovery_codes"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime]
+
+
 class AuditEntry(Base):
     """Append-only; no personal data (event tag, random ids, names of fields — never values)."""
 

@@ -26,6 +26,10 @@ SUBJECTS: dict[str, LazyString] = {
     "email_changed": _l("Your e-mail address was changed"),
     "email_in_use": _l("This e-mail address already belongs to an account"),
     "account_deleted": _l("Your account was deleted"),
+    "totp_enabled": _l("An authenticator app was set up for your account"),
+    "totp_disabled": _l("The authenticator app was removed from your account"),
+    "recovery_code_used": _l("A recovery code was used to log in"),
+    "second_factor_locked": _l("Wrong codes were entered after your password"),
 }
 
 

@@ -21,6 +21,8 @@ from servicekonto.web.feedback import Message, error_message, field_errors, noti
 from servicekonto.web.forms import Form, browser_id, form_page, values_without_secrets
 from servicekonto.web.page_helpers import client_address, confirm_token_page, flow_for, redirect_to, render, service
 from servicekonto.web.pages import safe_local_path
+from servicekonto.web.second_factor_pages import routes as second_factor_routes
+from servicekonto.web.second_factor_pages import second_step, start_session
 from servicekonto.web.session_context import (
     clear_session_cookie,
     current_session,
@@ -122,14 +124,13 @@ def login(request: Request, form: Form) -> Response:
         if headers:
             response.headers.update(headers)
         return response
+    if service(request, "second_factors").has_second_factor(result.account.id):
+        return allow_form_target(second_step(request, flow, result.account, [result.method]),
+                                 pending_request_origin(request, return_to))
     flows = service(request, "flows")
     flows.advance(flow, FlowState.AUTHENTICATED)
     flows.finish(flow)
-    sessions = service(request, "sessions")
-    old = current_session(request)
-    if old is not None:
-        sessions.end(old.id)
-    session = sessions.create(result.account, level=result.trust_level, methods=[result.method])
+    session = start_session(request, result.account, level=result.trust_level, methods=[result.method])
     service(request, "auditor").record(AuditEvent.LOGIN_SUCCEEDED, account_id=result.account.id, method=result.method)
     response = redirect_to(safe_local_path(str(flow.data.get("return_to")), "/konto"))
     set_session_cookie(request, response, session)
@@ -199,4 +200,5 @@ routes = [
     Route("/abmelden", logout, methods=["POST"], name="logout"),
     Route("/passwort-vergessen", recovery, methods=["GET", "POST"], name="recovery"),
     Route("/passwort-zuruecksetzen", reset, methods=["GET", "POST"], name="reset"),
+    *second_factor_routes,
 ]

@@ -22,8 +22,9 @@ from servicekonto.web.request_context import content_security_policy
 from servicekonto.web.session_context import current_session
 from servicekonto.web.settings_pages import FIELD_LABELS, LEVEL_LABELS, SOURCE_LABELS, display_value
 
-# The highest level a login in this deployment can reach today; a request that needs more cannot be met.
-REACHABLE_LEVEL = TrustLevel.BASIC
+# The highest level a login in this deployment can reach today (password + second factor); a request that
+# needs more cannot be met.
+REACHABLE_LEVEL = TrustLevel.LOW
 
 
 class Finisher(Protocol):
@@ -92,13 +93,19 @@ def continue_request(request: Request, auth_request: AuthRequest, *, fresh: bool
             return protocol_response(finisher.refuse(auth_request, "login_required", "A new login is required."))
         service(request, "auth_requests").save(auth_request)
         return _login_page(auth_request, again=True)
-    # A step-up (second factor, eID) belongs here; until a method reaches the level, the portal is told.
-    if (auth_request.level_essential and session.trust_level < auth_request.min_level
-            and (auth_request.min_level > REACHABLE_LEVEL or silent)):
-        service(request, "auth_requests").finish(auth_request.id)
-        return protocol_response(finisher.refuse(
-            auth_request, "unmet_authentication_requirements",
-            f"The trust level {auth_request.min_level.stork} cannot be reached with the methods available."))
+    if session.trust_level < auth_request.min_level:
+        if auth_request.level_essential and (auth_request.min_level > REACHABLE_LEVEL or silent):
+            return _refuse_level(request, auth_request)
+        if auth_request.min_level <= REACHABLE_LEVEL and not silent:
+            # Step up (DESIGN.md §2): the second factor if the account has one; if not, an essential level
+            # is explained (set one up, or go back), a voluntary one is answered with the level reached.
+            if service(request, "second_factors").has_second_factor(session.account.id):
+                service(request, "auth_requests").save(auth_request)
+                return RedirectResponse("/anmelden/zweiter-faktor?" + urlencode(
+                    {"return_to": f"/anmeldung/{auth_request.id}"}), status_code=303)
+            if auth_request.level_essential:
+                service(request, "auth_requests").save(auth_request)
+                return _step_up_page(request, auth_request)
     release = service(request, "release")
     plan = release.plan(session.account, auth_request)
     if plan.needs_consent:
@@ -108,6 +115,22 @@ def continue_request(request: Request, auth_request: AuthRequest, *, fresh: bool
         return RedirectResponse(f"/anmeldung/{auth_request.id}", status_code=303) if fresh else \
             _consent_page(request, auth_request, plan)
     return _answer(request, auth_request, session)
+
+
+def _refuse_level(request: Request, auth_request: AuthRequest) -> Response:
+    service(request, "auth_requests").finish(auth_request.id)
+    return protocol_response(_finisher(request, auth_request).refuse(
+        auth_request, "unmet_authentication_requirements",
+        f"The trust level {auth_request.min_level.stork} cannot be reached with the methods available."))
+
+
+def _step_up_page(request: Request, auth_request: AuthRequest, status: int = 200) -> Response:
+    """This service needs level 2 and the account has no second factor yet: how to get one, or back."""
+    page = render(request, "step_up_required.html", status, service_name=auth_request.service_name,
+                  level=str(LEVEL_LABELS[int(auth_request.min_level)]), request_id=auth_request.id,
+                  setup_link="/konto/zwei-faktor/einrichten?" + urlencode(
+                      {"return_to": f"/anmeldung/{auth_request.id}"}))
+    return allow_form_target(page, auth_request.return_origin)
 
 
 def _answer(request: Request, auth_request: AuthRequest, session: Session) -> Response:
@@ -145,6 +168,8 @@ def login_request(request: Request, form: Form) -> Response:
     if session is None or session.account is None:
         return _login_page(auth_request, again=False)
     decision = form.get("decision")
+    if decision == "cancel":  # from the step-up page: the portal hears that its level was not reached
+        return _refuse_level(request, auth_request)
     release = service(request, "release")
     if decision == "allow":
         release.consent(session.account, auth_request, allowed=True)

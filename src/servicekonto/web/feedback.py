@@ -31,6 +31,7 @@ NOTICES: dict[str, tuple[LazyString, str]] = {
                           "info"),
     "email_changed": (_l("Your new e-mail address is confirmed."), "success"),
     "session_expired": (_l("Your session has ended. Please log in again."), "info"),
+    "totp_removed": (_l("The authenticator app was removed. Your login needs only your password again."), "success"),
 }
 
 

@@ -505,5 +505,5 @@ def _int_or_none(value: str | None) -> int | None:
 
 
 def _amr(methods: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(AMR.get(m, m) for m in methods))
+    return tuple(dict.fromkeys([*(amr := [AMR.get(m, m) for m in methods]), *(["mfa"] if len(set(amr)) > 1 else [])]))
 
