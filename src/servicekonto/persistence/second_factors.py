@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 
 from servicekonto.domain.second_factors import SecondFactorKind, StoredTotp
 from servicekonto.persistence import models
@@ -16,6 +16,9 @@ from servicekonto.persistence.database import Database
 _TOTP = SecondFactorKind.TOTP.value
 _FACTOR = models.SecondFactor
 _CODE = models.RecoveryCode
+# Asked on every password login (is there a second step?): built once, run on the direct path.
+_TOTP_OF_ACCOUNT = select(_FACTOR.sealed_secret, _FACTOR.last_used_step, _FACTOR.created_at).where(
+    _FACTOR.account_id == bindparam("account_id"), _FACTOR.kind == _TOTP)
 
 
 def _uuid(value: str) -> uuid.UUID | None:
@@ -30,9 +33,7 @@ class SqlSecondFactorRepository:
         self._db = database
 
     def totp(self, account_id: str) -> StoredTotp | None:
-        with self._db.autocommit_engine.connect() as connection:
-            row = connection.execute(select(_FACTOR.sealed_secret, _FACTOR.last_used_step, _FACTOR.created_at).where(
-                _FACTOR.account_id == _uuid(account_id), _FACTOR.kind == _TOTP)).first()
+        row = self._db.statements.first(_TOTP_OF_ACCOUNT, {"account_id": _uuid(account_id)})
         if row is None:
             return None
         return StoredTotp(account_id=account_id, sealed_secret=bytes(row.sealed_secret),
