@@ -1,7 +1,8 @@
 """Our OpenID Provider against panva's oidc-provider (the certified Node.js provider), configured alike, in one run.
 
 Both servers run pinned to CPU 0 (`servicekonto serve` on PostgreSQL + Redis; `node bench/oidc_peer/server.mjs`,
-oidc-provider 9 on Redis), the load generator pinned to CPU 1, 32 keep-alive connections, 127.0.0.1 only.
+oidc-provider 9 on the same kind of store: grants, refresh tokens and the account in PostgreSQL, everything
+short-lived in Redis, as ours), the load generator pinned to CPU 1, 32 keep-alive connections, 127.0.0.1 only.
 Cells are interleaved (ours, peer, ours, peer …); the table gives requests/s (median, min–max), the p99
 latency and the ratio ours/peer per row (goal ≥ 1.0 on every row; a report, not a gate).
 
@@ -237,13 +238,15 @@ def our_server(tmpdir: Path, env: dict[str, str], port: int, pin: bool, token_fo
 
 
 @contextlib.contextmanager
-def peer_server(tmpdir: Path, node: str, redis_url: str, prefix: str, port: int, pin: bool) -> Iterator[Server]:
-    """oidc-provider (bench/oidc_peer/server.mjs) with its client and the user tokens it minted at start."""
+def peer_server(tmpdir: Path, node: str, redis_url: str, prefix: str, postgres_url: str, port: int,
+                pin: bool) -> Iterator[Server]:
+    """oidc-provider (bench/oidc_peer/server.mjs) with its client and the user tokens it minted at start; its
+    grants, refresh tokens and account in PostgreSQL (a table of its own in our database), the rest in Redis."""
     secret = secrets.token_urlsafe(32)
     tokens_file = tmpdir / "peer-tokens.json"
     command = [node, str(PEER_DIR / "server.mjs"), "--port", str(port), "--redis-url", redis_url,
-               "--redis-prefix", prefix, "--client-secret", secret, "--refresh-chains", str(CONNECTIONS),
-               "--tokens-file", str(tokens_file)]
+               "--redis-prefix", prefix, "--postgres-url", postgres_url.replace("postgresql+psycopg://", "postgresql://"),
+               "--client-secret", secret, "--refresh-chains", str(CONNECTIONS), "--tokens-file", str(tokens_file)]
     log = tmpdir / "peer.log"
     with running(command, env={**os.environ, "NODE_ENV": "production"}, log=log, pin=pin) as proc:
         wait_until_up(proc, port, DISCOVERY_PATH, log)
@@ -832,7 +835,8 @@ def report(table: list[Row], args: argparse.Namespace, loadgen: str, pin: bool, 
              else "not pinned (taskset missing or fewer than 2 CPUs)")
     generator = f"wrk -t1 -c{CONNECTIONS}" if loadgen == "wrk" else f"Python load generator, c={CONNECTIONS}"
     print()
-    print(f"OpenID Provider: Servicekonto (PostgreSQL + Redis) vs {peer_version} (Redis)")
+    print(f"OpenID Provider: Servicekonto vs {peer_version}, both on PostgreSQL (grants, refresh tokens, "
+          "accounts) + Redis (the rest)")
     print(f"{generator}; refresh: Python load generator on both sides, {CONNECTIONS} connections each chaining "
           f"its own refresh token; {where}")
     print(f"{args.runs} × {args.seconds:g} s per cell, interleaved; our log level {args.log_level}; "
@@ -886,7 +890,8 @@ def run(args: argparse.Namespace) -> None:
         env = {**our_environment(data_dir, our_port, args.log_level), "SERVICEKONTO_DATABASE_URL": database_url,
                "SERVICEKONTO_REDIS_URL": args.redis_url, "SERVICEKONTO_REDIS_PREFIX": our_prefix}
         ours = stack.enter_context(our_server(tmpdir, env, our_port, pin, args.user_token_format))
-        peer = stack.enter_context(peer_server(tmpdir, args.node, args.redis_url, peer_prefix, peer_port, pin))
+        peer = stack.enter_context(peer_server(tmpdir, args.node, args.redis_url, peer_prefix, database_url,
+                                               peer_port, pin))
         table = bench({"ours": ours, "peer": peer}, args, loadgen, pin, tmpdir)
     report(table, args, loadgen, pin, versions(args.node))
     broken = [row.title for row in table if not row.sides["peer"].active]

@@ -8,8 +8,11 @@
 //     accessTokenFormat 'jwt', ES256) without naming a resource, as with Servicekonto;
 //   - user grants get opaque access tokens for userinfo (oidc-provider's userinfo takes no JWTs), and
 //     refresh tokens rotate; introspection, revocation and userinfo are on;
-//   - all state in Redis (./redis_adapter.mjs), as Servicekonto keeps its short-lived state in Redis, and
-//     the account is read from Redis too (one GET), as Servicekonto reads its accounts from its database.
+//   - the same kind of store for the same state: grants and refresh tokens in PostgreSQL
+//     (./postgres_adapter.mjs), as Servicekonto keeps them in its database; everything short-lived (access
+//     tokens, codes, sessions, interactions) in Redis (./redis_adapter.mjs), as Servicekonto does; and the
+//     account read from PostgreSQL (one point query), as Servicekonto reads its accounts. Without
+//     --postgres-url everything is in Redis and the account too (one GET).
 //
 // The benchmark needs user tokens (a refresh token per load connection, an access token for userinfo and
 // introspection). There is no login page here to drive, so before it listens the server mints them for a
@@ -17,6 +20,7 @@
 // authorization code exchange leaves behind. It writes them as JSON to --tokens-file.
 //
 // Usage: node server.mjs --port 3000 --redis-url redis://127.0.0.1:6379/0 --redis-prefix bench-x: \
+//          [--postgres-url postgresql://postgres@127.0.0.1:5432/DB] \
 //          --client-secret SECRET --refresh-chains 32 --tokens-file /tmp/tokens.json
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -25,7 +29,9 @@ import { parseArgs } from 'node:util';
 
 import Redis from 'ioredis';
 import Provider from 'oidc-provider';
+import pg from 'pg';
 
+import { createTable, postgresAdapter } from './postgres_adapter.mjs';
 import { redisAdapter } from './redis_adapter.mjs';
 
 const HOST = '127.0.0.1';
@@ -41,6 +47,7 @@ const { values: args } = parseArgs({
     port: { type: 'string' },
     'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379/0' },
     'redis-prefix': { type: 'string' },
+    'postgres-url': { type: 'string' },
     'client-secret': { type: 'string' },
     'refresh-chains': { type: 'string', default: '1' },
     'tokens-file': { type: 'string' },
@@ -62,6 +69,10 @@ function signingKey() {
 
 const redis = new Redis(args['redis-url'], { maxRetriesPerRequest: 2 });
 const prefix = args['redis-prefix'];
+// Ten connections, as each of Servicekonto's pools has.
+const postgres = args['postgres-url'] ? new pg.Pool({ connectionString: args['postgres-url'], max: 10 }) : null;
+// The models Servicekonto keeps in its database (oidc_grants, oidc_refresh_tokens).
+const DURABLE = new Set(['Grant', 'RefreshToken']);
 
 /** The one citizen every user token belongs to, with the claims userinfo and ID tokens release. */
 const ACCOUNT = {
@@ -80,16 +91,35 @@ const ACCOUNT = {
  * peer reads its account from a store too (one Redis GET), rather than from a constant in memory.
  */
 async function findAccount(ctx, accountId) {
-  const stored = await redis.get(`${prefix}account:${accountId}`);
-  if (!stored) {
-    return undefined;
+  let claims;
+  if (postgres) {
+    const { rows } = await postgres.query({
+      name: 'peer-account', text: 'SELECT claims FROM peer_accounts WHERE id = $1', values: [accountId],
+    });
+    claims = rows[0]?.claims;
+  } else {
+    const stored = await redis.get(`${prefix}account:${accountId}`);
+    claims = stored ? JSON.parse(stored) : undefined;
   }
-  const claims = JSON.parse(stored);
-  return { accountId, claims: async () => claims };
+  return claims ? { accountId, claims: async () => claims } : undefined;
+}
+
+/** Per model: PostgreSQL for what Servicekonto keeps in its database, Redis for the rest. */
+function adapter() {
+  const inRedis = redisAdapter(redis, prefix);
+  if (!postgres) {
+    return inRedis;
+  }
+  const inPostgres = postgresAdapter(postgres);
+  return class SplitAdapter {
+    constructor(name) {
+      return DURABLE.has(name) ? new inPostgres(name) : new inRedis(name); // eslint-disable-line new-cap
+    }
+  };
 }
 
 const configuration = {
-  adapter: redisAdapter(redis, prefix),
+  adapter: adapter(),
   clients: [{
     client_id: CLIENT_ID,
     client_secret: args['client-secret'],
@@ -185,7 +215,14 @@ async function mintUserTokens(provider, refreshChains) {
   return { refresh_tokens: refreshTokens, access_token: accessToken };
 }
 
-await redis.set(`${prefix}account:${ACCOUNT_ID}`, JSON.stringify(ACCOUNT));
+if (postgres) {
+  await createTable(postgres);
+  await postgres.query('CREATE TABLE IF NOT EXISTS peer_accounts (id text PRIMARY KEY, claims jsonb NOT NULL)');
+  await postgres.query('INSERT INTO peer_accounts VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET claims = $2',
+    [ACCOUNT_ID, ACCOUNT]);
+} else {
+  await redis.set(`${prefix}account:${ACCOUNT_ID}`, JSON.stringify(ACCOUNT));
+}
 const provider = new Provider(issuer, configuration);
 const tokens = await mintUserTokens(provider, Number(args['refresh-chains']));
 writeFileSync(args['tokens-file'], JSON.stringify({ client_id: CLIENT_ID, ...tokens }));
@@ -195,6 +232,7 @@ const server = provider.listen(port, HOST);
 async function stop() {
   server.close();
   await redis.quit();
+  await postgres?.end();
   process.exit(0);
 }
 process.on('SIGTERM', stop);
