@@ -21,10 +21,13 @@ from servicekonto.core.crypto import derive_key
 from servicekonto.core.logging import configure_logging
 from servicekonto.domain.ports import AccountRepository, EphemeralStore, Mailer
 from servicekonto.domain.trust import DEFAULT_SESSION_LIMITS, SessionLimits, TrustLevel
+from servicekonto.eid.connector import Tr03130EidServer
+from servicekonto.eid.simulator.server import SOAP_PATH, SimulatedEidServer
 from servicekonto.mail import make_mailer
 from servicekonto.persistence.accounts import SqlAccountRepository
 from servicekonto.persistence.audit import SqlAuditLog
 from servicekonto.persistence.database import Database
+from servicekonto.persistence.eid_cards import SqlEidCardRepository
 from servicekonto.persistence.ephemeral import make_ephemeral_store
 from servicekonto.persistence.keys import SqlKeyRepository
 from servicekonto.persistence.oidc import SqlConsentRepository, SqlGrantRepository, SqlOidcClientRepository
@@ -41,6 +44,7 @@ from servicekonto.services.accounts import AccountService
 from servicekonto.services.audit import Auditor
 from servicekonto.services.auth_requests import AuthRequestStore
 from servicekonto.services.authentication import PasswordAuthenticator
+from servicekonto.services.eid import EidService
 from servicekonto.services.flows import FlowStore
 from servicekonto.services.keys import KeyService
 from servicekonto.services.mail import MailComposer
@@ -58,6 +62,8 @@ from servicekonto.web import (
     account_pages,
     consent_pages,
     dev_pages,
+    eid_pages,
+    eid_simulator_pages,
     errors,
     health,
     oidc_routes,
@@ -101,6 +107,8 @@ class Container:
     saml_metadata: IdpMetadata
     saml: SamlIdentityProvider
     second_factors: SecondFactorService
+    eid: EidService | None = None
+    eid_simulator: SimulatedEidServer | None = None
 
     def close(self) -> None:
         if self.oidc.backchannel is not None:
@@ -156,7 +164,11 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     saml_sps = SamlSpService(sps=SqlSamlServiceProviderRepository(database), tenants=tenant_repository,
                              read_metadata=partial(read_sp_metadata, test_system=settings.is_test_system),
                              clock=clock)
+    eid, eid_simulator = build_eid(settings, database=database, ephemeral=ephemeral, accounts=account_repository,
+                                   auditor=auditor, clock=clock, secret=secret)
     return Container(
+        eid=eid,
+        eid_simulator=eid_simulator,
         settings=settings,
         clock=clock,
         database=database,
@@ -183,6 +195,25 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
                                   key=derive_key(secret, "servicekonto/saml/v1")),
         second_factors=second_factors,
     )
+
+
+def build_eid(settings: Settings, *, database: Database, ephemeral: EphemeralStore, accounts: AccountRepository,
+              auditor: Auditor, clock: Clock, secret: bytes) -> tuple[EidService | None, SimulatedEidServer | None]:
+    """The eID server connector (to a real server, or over HTTP to our own simulator) and the use cases."""
+    backend = settings.effective_eid_backend
+    if backend == "none":
+        return None, None
+    simulator = None
+    if backend == "simulator":
+        simulator = SimulatedEidServer(store=ephemeral, base_url=settings.base_url)
+    url = settings.eid_server_url or settings.base_url.rstrip("/") + SOAP_PATH
+    cert = (settings.eid_tls_cert_file, settings.eid_tls_key_file) \
+        if settings.eid_tls_cert_file and settings.eid_tls_key_file else None
+    server = Tr03130EidServer(url=url, client_cert=cert, ca_file=settings.eid_server_ca_file)
+    service = EidService(server=server, cards=SqlEidCardRepository(database), accounts=accounts, store=ephemeral,
+                         auditor=auditor, clock=clock, key=derive_key(secret, "servicekonto/eid/v1"),
+                         card_key=derive_key(secret, "servicekonto/eid/cards/v1"))
+    return service, simulator
 
 
 def session_limits(settings: Settings) -> dict[TrustLevel, SessionLimits]:
@@ -214,6 +245,8 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Sta
             "oidc_discovery": oidc_metadata_bytes(settings.base_url.rstrip("/")),
             "saml_metadata": container.saml_metadata, "saml": container.saml,
             "second_factors": container.second_factors,
+            "eid": container.eid, "eid_simulator": container.eid_simulator,
+            "eid_simulated": container.eid_simulator is not None, "eid_client_url": settings.eid_client_url,
         },
     )
     routes = [
@@ -226,6 +259,8 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Sta
         *oidc_routes.routes,
         *saml_routes.routes,
         *consent_pages.routes,
+        *eid_pages.routes,
+        *(container.eid_simulator.routes() + eid_simulator_pages.routes if container.eid_simulator else []),
         Mount("/static", app=StaticFiles(directory=TEMPLATE_DIR.parent / "static"), name="static"),
     ]
     app = Starlette(

@@ -70,6 +70,21 @@ class Settings(BaseSettings):
     eid_backend: Literal["simulator", "tr03130", "none"] | None = Field(
         None, description="`simulator` (test system only), `tr03130` (a real eID server) or `none`. "
         "Default: `simulator` in a test system, `none` in production.")
+    eid_server_url: str | None = Field(
+        None, description="SOAP endpoint of the eID server (BSI TR-03130 `useID`/`getResult`), e.g. "
+        "`https://eid.example.de/eID-Server/eID`. Required with `EID_BACKEND=tr03130`; the simulator's "
+        "default is `BASE_URL/eid-simulator/soap`.")
+    eid_tls_cert_file: Path | None = Field(
+        None, description="PEM file of the TLS client certificate the eID server knows this service by.")
+    eid_tls_key_file: Path | None = Field(
+        None, description="PEM file of the private key of `EID_TLS_CERT_FILE`.")
+    eid_server_ca_file: Path | None = Field(
+        None, description="PEM file of the CA that signed the eID server's TLS certificate, when it is not a "
+        "public one. TLS is always verified.")
+    eid_client_url: str = Field(
+        "http://127.0.0.1:24727/eID-Client", description="Activation URL of the citizen's eID client "
+        "(AusweisApp, BSI TR-03124); `?tcTokenURL=…` is appended. Ignored by the simulator, whose client page "
+        "stands in for it.")
     key_publish_seconds: int = Field(
         7 * 24 * 3600, ge=3600, description="How long a retired signing key stays published after "
         "`servicekonto keys rotate`; longer than any token or assertion signed with it lives.")
@@ -125,8 +140,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_is_strict(self) -> Settings:
+        if self.eid_backend == "tr03130" and not self.eid_server_url:
+            raise ValueError("SERVICEKONTO_EID_BACKEND=tr03130 needs SERVICEKONTO_EID_SERVER_URL")
+        if (self.eid_tls_cert_file is None) != (self.eid_tls_key_file is None):
+            raise ValueError("SERVICEKONTO_EID_TLS_CERT_FILE and SERVICEKONTO_EID_TLS_KEY_FILE go together")
         if self.environment != "production":
             return self
+        if self.eid_backend == "tr03130" and (not (self.eid_server_url or "").startswith("https://")
+                                             or self.eid_tls_cert_file is None):
+            raise ValueError("production needs an https eID server URL and a TLS client certificate")
         if self.eid_backend == "simulator":
             raise ValueError("the eID simulator is for test systems only; production refuses it")
         if not self.base_url.startswith("https://"):

@@ -30,6 +30,7 @@ class AuditEvent(enum.StrEnum):
     RECOVERY_CODE_USED = "account:recovery_code:used"
     SECOND_FACTOR_SUCCEEDED = "account:second_factor:login"
     SECOND_FACTOR_FAILED = "account:second_factor:failed"
+    EID_CARD_BOUND = "account:eid_card:bound"
     CONSENT_GIVEN = "account:consent:given"
     CONSENT_REFUSED = "account:consent:refused"
     DATA_RELEASED = "account:data:released"
@@ -68,6 +69,7 @@ _CITIZEN_LABELS = {
     AuditEvent.RECOVERY_CODE_USED: _l("Logged in with a recovery code"),
     AuditEvent.SECOND_FACTOR_SUCCEEDED: _l("Second factor confirmed"),
     AuditEvent.SECOND_FACTOR_FAILED: _l("Wrong code for the second factor"),
+    AuditEvent.EID_CARD_BOUND: _l("ID card linked to the account"),
     AuditEvent.CONSENT_GIVEN: _l("Consent to a data transfer given"),
     AuditEvent.CONSENT_REFUSED: _l("Data transfer refused"),
     AuditEvent.DATA_RELEASED: _l("Data transferred to an online service"),

@@ -11,6 +11,7 @@ from typing import Protocol
 from servicekonto.domain.accounts import Account, StoredAttribute
 from servicekonto.domain.audit import AuditEvent, AuditRecord
 from servicekonto.domain.clients import OidcClient
+from servicekonto.domain.eid import EidPersonalData, EidRequest, EidSession
 from servicekonto.domain.grants import Grant
 from servicekonto.domain.keys import KeyPurpose, StoredKey
 from servicekonto.domain.second_factors import StoredTotp
@@ -182,3 +183,24 @@ class OutgoingMail:
 class Mailer(Protocol):
     def send(self, mail: OutgoingMail) -> None:
         """Deliver or raise; callers decide whether a failed mail fails the action."""
+
+
+class EidServer(Protocol):
+    """An eID server (BSI TR-03130): a real one through `Tr03130EidServer`, or the simulator of a test system,
+    both over SOAP. Failures raise the `EidFailed` subclasses of `domain.eid`."""
+
+    def use_id(self, request: EidRequest) -> EidSession: ...
+
+    def get_result(self, session_id: str, *, request_counter: int) -> EidPersonalData: ...
+
+
+class EidCardRepository(Protocol):
+    """Which account an ID card is bound to, by a keyed hash of its RestrictedID (never the ID itself).
+    A card belongs to one account; rows go with the account (ON DELETE CASCADE)."""
+
+    def account_of(self, card_hash: str) -> str | None: ...
+
+    def bind(self, account_id: str, card_hash: str, *, now: datetime) -> bool:
+        """Bind the card; False when it is bound to another account already."""
+
+    def cards_of(self, account_id: str) -> int: ...

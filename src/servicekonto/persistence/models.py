@@ -165,6 +165,18 @@ class RecoveryCode(Base):
     created_at: Mapped[datetime]
 
 
+class EidCard(Base):
+    """An ID card bound to an account, by a keyed hash of its RestrictedID (never the ID itself). A card
+    belongs to one account; an account may hold a renewed card besides the old one."""
+
+    __tablename__ = "eid_cards"
+
+    card_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+
+
 class AuditEntry(Base):
     """Append-only; no personal data (event tag, random ids, names of fields — never values)."""
 

@@ -220,6 +220,8 @@ class AccountService:
         changes: dict[str, StoredAttribute | None] = {}
         for key, value in clean.items():
             before = current.get(key)
+            if before is not None and before.source is AttributeSource.EID:
+                continue  # read from the ID card: changed only by reading the card again
             if value is None:
                 if before is not None:
                     changes[key] = None

@@ -11,6 +11,7 @@ from servicekonto.domain.accounts import Account
 from servicekonto.domain.attributes import AttributeSource
 from servicekonto.domain.audit import AuditEvent
 from servicekonto.domain.auth_request import AuthRequest, AuthResult, ReleasedAttribute
+from servicekonto.domain.eid import has_mailbox
 from servicekonto.domain.ports import AccountRepository, ConsentRepository
 from servicekonto.domain.pseudonym import pseudonym
 from servicekonto.domain.trust import TrustLevel
@@ -92,7 +93,7 @@ class ReleaseService:
 
     def _all_values(self, account: Account, wanted: set[str]) -> dict[str, ReleasedAttribute]:
         values: dict[str, ReleasedAttribute] = {}
-        if "email" in wanted:
+        if "email" in wanted and has_mailbox(account.email):  # an eID account without an address has none
             source = AttributeSource.EMAIL_VERIFIED
             values["email"] = ReleasedAttribute("email", account.email, source.value, source.trust_level)
         if wanted - {"email"}:

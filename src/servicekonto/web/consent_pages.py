@@ -25,6 +25,8 @@ from servicekonto.web.settings_pages import FIELD_LABELS, LEVEL_LABELS, SOURCE_L
 # The highest level a login in this deployment can reach today (password + second factor); a request that
 # needs more cannot be met.
 REACHABLE_LEVEL = TrustLevel.LOW
+# With an eID server configured, the ID card and its PIN reach "hoch" (issue #6).
+EID_LEVEL = TrustLevel.HIGH
 
 
 class Finisher(Protocol):
@@ -94,8 +96,14 @@ def continue_request(request: Request, auth_request: AuthRequest, *, fresh: bool
         service(request, "auth_requests").save(auth_request)
         return _login_page(auth_request, again=True)
     if session.trust_level < auth_request.min_level:
-        if auth_request.level_essential and (auth_request.min_level > REACHABLE_LEVEL or silent):
+        by_eid = auth_request.min_level == EID_LEVEL and service(request, "eid") is not None
+        if auth_request.level_essential and ((auth_request.min_level > REACHABLE_LEVEL and not by_eid) or silent):
             return _refuse_level(request, auth_request)
+        if by_eid and auth_request.level_essential:
+            # Only the ID card reaches this level: identify with it (DESIGN.md §6), then come back here.
+            service(request, "auth_requests").save(auth_request)
+            return RedirectResponse("/konto/vertrauensniveau?" + urlencode(
+                {"return_to": f"/anmeldung/{auth_request.id}"}), status_code=303)
         if auth_request.min_level <= REACHABLE_LEVEL and not silent:
             # Step up (DESIGN.md §2): the second factor if the account has one; if not, an essential level
             # is explained (set one up, or go back), a voluntary one is answered with the level reached.
