@@ -110,6 +110,11 @@ class OidcClientService:
             self._cache[client_id] = (client, now + CACHE_SECONDS)
         return client
 
+    def cached(self, client_id: str) -> OidcClient | None:
+        """The client if this process holds a fresh copy; never asks the database."""
+        cached = self._cache.get(client_id)
+        return cached[0] if cached is not None and cached[1] > time.monotonic() else None
+
     def hash_secret(self, secret: str) -> str:
         return keyed_hash(self._key, secret)
 

@@ -3,6 +3,7 @@ pairwise subjects, userinfo with today's values, refresh with rotation, revocati
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from starlette.testclient import TestClient
@@ -111,6 +112,18 @@ def test_client_credentials_for_machine_clients(client: TestClient, settings: Se
     wrong = client.post("/oidc/token", data={"grant_type": "client_credentials"},
                         auth=(machine.client.client_id, "wrong"))
     assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    # Once the client is cached, its grant is answered without a worker thread, with the same checks.
+    provider = container.oidc
+    basic = {"authorization": "Basic " + base64.b64encode(f"{machine.client.client_id}:x".encode()).decode()}
+    assert provider.answers_from_memory(basic, [("grant_type", "client_credentials")])
+    assert not provider.answers_from_memory(basic, [("grant_type", "refresh_token")])
+    assert not provider.answers_from_memory({"authorization": "Basic !!"}, [("grant_type", "client_credentials")])
+    again = client.post("/oidc/token", data={"grant_type": "client_credentials"},
+                        auth=(machine.client.client_id, machine.secret))
+    assert again.status_code == 200 and verify(client, again.json()["access_token"])["sub"] == machine.client.client_id
+    wrong = client.post("/oidc/token", data={"grant_type": "client_credentials"},
+                        auth=(machine.client.client_id, "wrong"))
+    assert wrong.status_code == 401
 
 
 def test_discovery_names_every_endpoint(client: TestClient) -> None:

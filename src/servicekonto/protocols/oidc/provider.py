@@ -8,11 +8,13 @@ or an error to show; `finish()` turns an AuthResult into the redirect back to th
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from concurrent.futures import Future
 from datetime import timedelta
 from typing import Any
+from urllib.parse import unquote
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import (
@@ -426,6 +428,19 @@ class OpenIdProvider:
 
     # -- endpoints ------------------------------------------------------------------------------------------
 
+    def answers_from_memory(self, headers: Mapping[str, str], pairs: list[tuple[str, str]]) -> bool:
+        """True when this token request needs no storage at all, so that the web layer may answer it on the
+        event loop instead of a worker thread (a hop costs about a fifth of such a request): a machine
+        client's client_credentials grant with a secret, a JWT access token, and the client in this
+        process's cache. Anything else, or anything unsure, says False."""
+        params = dict(pairs)
+        if params.get("grant_type") != GrantType.CLIENT_CREDENTIALS or "client_assertion" in params:
+            return False
+        client_id = params.get("client_id") or _basic_client_id(headers.get("authorization", ""))
+        client = self.clients.cached(client_id) if client_id else None
+        return (client is not None and client.access_token_format is AccessTokenFormat.JWT
+                and client.token_endpoint_auth_method in ("client_secret_basic", "client_secret_post"))
+
     def token(self, uri: str, headers: Mapping[str, str], pairs: list[tuple[str, str]]) -> ProtocolResponse:
         return self.server.create_token_response(Request("POST", uri, headers, pairs))  # type: ignore[no-any-return]
 
@@ -496,6 +511,17 @@ class OpenIdProvider:
             claims["sid"] = grant.session_hash
         return self._sign({"typ": "logout+jwt"}, claims, client.id_token_signed_response_alg)
 
+
+
+def _basic_client_id(authorization: str) -> str | None:
+    scheme, _, encoded = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return unquote(decoded.partition(":")[0]) or None
 
 
 def _int_or_none(value: str | None) -> int | None:
