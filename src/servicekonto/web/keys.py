@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
-from servicekonto.web.components import components
+from servicekonto.web.components import Components
+from servicekonto.web.prebuilt import PrebuiltJson
 
 
-async def jwks(request: Request) -> Response:
+def _jwks(components: Components) -> bytes | Awaitable[bytes]:
     """Pre-serialised bytes from memory; only a refresh from the database goes to the thread pool.
     `application/json` rather than `application/jwk-set+json`: that is what OIDC client libraries expect.
     Public caching for as long as this process keeps the set, so clients see a rotation as soon as we do."""
-    service = components(request).services["keys"]
-    body = service.fresh_jwks() or await run_in_threadpool(service.jwks_bytes)
-    return Response(body, media_type="application/json",
-                    headers={"cache-control": f"public, max-age={service.cache_seconds}"})
+    service = components.services["keys"]
+    return service.fresh_jwks() or run_in_threadpool(service.jwks_bytes)
 
 
 routes = [
-    Route("/jwks", jwks, name="jwks"),
+    Route("/jwks", PrebuiltJson(_jwks, lambda c: f"public, max-age={c.services['keys'].cache_seconds}"),
+          methods=["GET", "HEAD"], name="jwks"),
 ]

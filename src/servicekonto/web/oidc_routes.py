@@ -19,6 +19,7 @@ from servicekonto.web.components import components
 from servicekonto.web.consent_pages import allow_form_target, continue_request, protocol_response
 from servicekonto.web.forms import Form, bounded_form, finish, form_page
 from servicekonto.web.page_helpers import render, service
+from servicekonto.web.prebuilt import PrebuiltJson
 from servicekonto.web.session_context import clear_session_cookie, current_session
 
 MAX_BODY = 64 * 1024
@@ -47,9 +48,7 @@ def _bad_request(description: str) -> Response:
                     media_type="application/json", headers=NO_STORE)
 
 
-async def discovery(request: Request) -> Response:
-    return Response(components(request).services["oidc_discovery"], media_type="application/json",
-                    headers={"cache-control": "public, max-age=300", "access-control-allow-origin": "*"})
+discovery = PrebuiltJson(lambda c: c.services["oidc_discovery"], lambda _: "public, max-age=300", cors=True)
 
 
 async def authorize(request: Request) -> Response:
@@ -140,7 +139,7 @@ def logout(request: Request, form: Form) -> Response:
 
 
 routes = [
-    Route("/.well-known/openid-configuration", discovery, name="oidc_discovery"),
+    Route("/.well-known/openid-configuration", discovery, methods=["GET", "HEAD"], name="oidc_discovery"),
     Route("/oidc/authorize", authorize, methods=["GET", "POST"], name="oidc_authorize"),
     Route("/oidc/token", token, methods=["POST"], name="oidc_token"),
     Route("/oidc/par", par, methods=["POST"], name="oidc_par"),
