@@ -91,6 +91,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
 _json_handler: logging.StreamHandler[Any] | None = None
 ACCESS_LOGGER = "servicekonto.http"
 _access_fallback = structlog.get_logger(ACCESS_LOGGER)
+_access_level = logging.getLogger(ACCESS_LOGGER)
 
 
 @lru_cache(maxsize=1024)
@@ -106,7 +107,7 @@ def access_log(request_id: str, method: str, route: str, status: int, duration_m
     if handler is None or handler not in logging.root.handlers:  # not configured, or reconfigured since
         _access_fallback.info("request", method=method, route=route, status=status, duration_ms=duration_ms)
         return
-    if not logging.getLogger(ACCESS_LOGGER).isEnabledFor(logging.INFO):
+    if not _access_level.isEnabledFor(logging.INFO):
         return
     timestamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
     line = (f'{_access_prefix(method, route)}"status": {status}, "duration_ms": {duration_ms}, "event": "request", '
