@@ -25,22 +25,27 @@ from servicekonto.eid.connector import Tr03130EidServer
 from servicekonto.eid.simulator.server import SOAP_PATH, SimulatedEidServer
 from servicekonto.mail import make_mailer
 from servicekonto.persistence.accounts import SqlAccountRepository
+from servicekonto.persistence.admins import SqlAdminStore, SqlRoleRepository
 from servicekonto.persistence.audit import SqlAuditLog
 from servicekonto.persistence.database import Database
 from servicekonto.persistence.eid_cards import SqlEidCardRepository
 from servicekonto.persistence.ephemeral import make_ephemeral_store
 from servicekonto.persistence.keys import SqlKeyRepository
 from servicekonto.persistence.oidc import SqlConsentRepository, SqlGrantRepository, SqlOidcClientRepository
+from servicekonto.persistence.passkeys import SqlPasskeyRepository
+from servicekonto.persistence.privacy import SqlAccountData
 from servicekonto.persistence.saml import SqlSamlServiceProviderRepository
 from servicekonto.persistence.second_factors import SqlSecondFactorRepository
 from servicekonto.persistence.tenants import SqlTenantRepository
+from servicekonto.persistence.transfers import SqlTransferLog
 from servicekonto.protocols.oidc.backchannel import BackchannelSender
 from servicekonto.protocols.oidc.discovery import metadata_bytes as oidc_metadata_bytes
 from servicekonto.protocols.oidc.provider import OpenIdProvider
 from servicekonto.protocols.saml.idp import SamlIdentityProvider
 from servicekonto.protocols.saml.idp_metadata import IdpMetadata
-from servicekonto.protocols.saml.sp_metadata import read_sp_metadata
+from servicekonto.protocols.saml.sp_metadata import fetch_sp_metadata, read_sp_metadata
 from servicekonto.services.accounts import AccountService
+from servicekonto.services.admin import AdminService
 from servicekonto.services.audit import Auditor
 from servicekonto.services.auth_requests import AuthRequestStore
 from servicekonto.services.authentication import PasswordAuthenticator
@@ -49,7 +54,9 @@ from servicekonto.services.flows import FlowStore
 from servicekonto.services.keys import KeyService
 from servicekonto.services.mail import MailComposer
 from servicekonto.services.oidc_clients import OidcClientService
+from servicekonto.services.passkeys import PASSKEY_THROTTLE, PasskeyService
 from servicekonto.services.passwords import PasswordHasher
+from servicekonto.services.privacy import PrivacyService
 from servicekonto.services.release import ReleaseService
 from servicekonto.services.saml_sps import SamlSpService
 from servicekonto.services.second_factor import SECOND_FACTOR_THROTTLE, SecondFactorService
@@ -57,10 +64,13 @@ from servicekonto.services.sessions import SessionService
 from servicekonto.services.tenants import TenantService
 from servicekonto.services.throttle import LoginThrottle
 from servicekonto.services.tokens import TokenService
+from servicekonto.services.transfers import TransferService
 from servicekonto.settings import Settings, load_settings
 from servicekonto.web import (
     account_pages,
     consent_pages,
+    console_pages,
+    data_pages,
     dev_pages,
     eid_pages,
     eid_simulator_pages,
@@ -68,11 +78,13 @@ from servicekonto.web import (
     health,
     oidc_routes,
     pages,
+    passkey_pages,
     saml_routes,
     settings_pages,
 )
 from servicekonto.web import keys as key_routes
 from servicekonto.web.components import Components
+from servicekonto.web.management_api import create_api
 from servicekonto.web.metrics import Metrics
 from servicekonto.web.request_context import RequestContextMiddleware
 from servicekonto.web.routing import IndexedRouter
@@ -107,8 +119,12 @@ class Container:
     saml_metadata: IdpMetadata
     saml: SamlIdentityProvider
     second_factors: SecondFactorService
+    passkeys: PasskeyService | None = None
     eid: EidService | None = None
     eid_simulator: SimulatedEidServer | None = None
+    transfers: TransferService | None = None
+    privacy: PrivacyService | None = None
+    admin: AdminService | None = None
 
     def close(self) -> None:
         if self.oidc.backchannel is not None:
@@ -142,6 +158,14 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         seal_key=derive_key(secret, "servicekonto/second-factors/seal/v1"),
         code_key=derive_key(secret, "servicekonto/second-factors/codes/v1"), issuer=SITE_NAME,
         base_url=settings.base_url)
+    base = urlsplit(settings.base_url)
+    passkeys = PasskeyService(
+        passkeys=SqlPasskeyRepository(database), accounts=account_repository, authenticator=authenticator,
+        throttle=LoginThrottle(store=ephemeral, clock=clock, policy=PASSKEY_THROTTLE,
+                               key=derive_key(secret, "servicekonto/throttle-passkey/v1")),
+        auditor=auditor, mails=mails, store=ephemeral, clock=clock,
+        key=derive_key(secret, "servicekonto/passkeys/v1"), rp_id=base.hostname or "localhost", rp_name=SITE_NAME,
+        origin=f"{base.scheme}://{base.netloc}", base_url=settings.base_url)
     tenant_repository = SqlTenantRepository(database)
     keys = KeyService(
         keys=SqlKeyRepository(database),
@@ -166,6 +190,14 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
                              clock=clock)
     eid, eid_simulator = build_eid(settings, database=database, ephemeral=ephemeral, accounts=account_repository,
                                    auditor=auditor, clock=clock, secret=secret)
+    if eid is not None:
+        release.use_card_pseudonyms(eid.card_pseudonym)
+    transfer_log = SqlTransferLog(database)
+    release.record_transfers(transfer_log)
+    transfers = TransferService(log=transfer_log, clock=clock, retention_days=settings.transfer_retention_days)
+    privacy = PrivacyService(data=SqlAccountData(database), consents=SqlConsentRepository(database),
+                             clients=oidc_clients, saml_sps=saml_sps, auditor=auditor, mails=mails, clock=clock,
+                             device_key=derive_key(secret, "servicekonto/devices/v1"), base_url=settings.base_url)
     return Container(
         eid=eid,
         eid_simulator=eid_simulator,
@@ -180,7 +212,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         auditor=auditor,
         sessions=SessionService(store=ephemeral, accounts=account_repository, clock=clock,
                                 key=derive_key(secret, "servicekonto/sessions/v1"),
-                                limits=session_limits(settings)),
+                                limits=session_limits(settings), sid_of=oidc.session_hash),
         flows=FlowStore(store=ephemeral, clock=clock, key=derive_key(secret, "servicekonto/flows/v1")),
         authenticator=authenticator,
         accounts=accounts,
@@ -194,6 +226,13 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         saml=SamlIdentityProvider(sps=saml_sps, metadata=saml_metadata, keys=keys, store=ephemeral, clock=clock,
                                   key=derive_key(secret, "servicekonto/saml/v1")),
         second_factors=second_factors,
+        passkeys=passkeys,
+        transfers=transfers,
+        privacy=privacy,
+        admin=AdminService(roles=SqlRoleRepository(database), store=SqlAdminStore(database), tenants=tenant_repository,
+                           accounts=account_repository, oidc_clients=oidc_clients, saml_sps=saml_sps, auditor=auditor,
+                           clock=clock, fetch_metadata=partial(fetch_sp_metadata, test_system=settings.is_test_system),
+                           test_system=settings.is_test_system, min_trust_level=settings.admin_min_trust_level),
     )
 
 
@@ -244,14 +283,16 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Sta
             "release": container.release, "auth_requests": container.auth_requests, "oidc": container.oidc,
             "oidc_discovery": oidc_metadata_bytes(settings.base_url.rstrip("/")),
             "saml_metadata": container.saml_metadata, "saml": container.saml,
-            "second_factors": container.second_factors,
+            "second_factors": container.second_factors, "passkeys": container.passkeys,
             "eid": container.eid, "eid_simulator": container.eid_simulator,
+            "transfers": container.transfers, "privacy": container.privacy, "admin": container.admin,
             "eid_simulated": container.eid_simulator is not None, "eid_client_url": settings.eid_client_url,
         },
     )
     routes = [
         *pages.routes,
         *account_pages.routes,
+        *passkey_pages.routes,
         *settings_pages.routes,
         *dev_pages.routes,
         *health.routes,
@@ -259,9 +300,13 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Sta
         *oidc_routes.routes,
         *saml_routes.routes,
         *consent_pages.routes,
+        *data_pages.routes,
+        *console_pages.routes,
         *eid_pages.routes,
         *(container.eid_simulator.routes() + eid_simulator_pages.routes if container.eid_simulator else []),
         Mount("/static", app=StaticFiles(directory=TEMPLATE_DIR.parent / "static"), name="static"),
+        *([Mount("/api", app=create_api(admin=container.admin, components=web), name="api")]
+          if container.admin is not None else []),
     ]
     app = Starlette(
         middleware=[Middleware(RequestContextMiddleware, metrics=metrics, https=settings.uses_https,

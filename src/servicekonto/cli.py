@@ -195,14 +195,17 @@ def demo(as_json: bool) -> None:
 @handles_errors
 def maintenance(as_json: bool) -> None:
     """Housekeeping to run every hour (cron or a systemd timer): remove registrations never confirmed
-    within 48 hours and expired short-lived state kept in the database."""
+    within 48 hours, expired short-lived state kept in the database, and data-transfer history older than
+    SERVICEKONTO_TRANSFER_RETENTION_DAYS."""
     settings = load_settings()
     with container_for(settings) as container:
         registrations = container.accounts.remove_stale_registrations()
         sweep = getattr(container.ephemeral, "sweep", None)
         entries = sweep() if callable(sweep) else 0
-    emit(as_json, {"stale_registrations": registrations, "expired_entries": entries},
-         f"stale registrations removed: {registrations}; expired entries removed: {entries}")
+        transfers = container.transfers.purge() if container.transfers is not None else 0
+    emit(as_json, {"stale_registrations": registrations, "expired_entries": entries, "expired_transfers": transfers},
+         f"stale registrations removed: {registrations}; expired entries removed: {entries}; "
+         f"expired transfers removed: {transfers}")
 
 
 @main.group()
@@ -220,6 +223,28 @@ def tenant_create(name: str, as_json: bool) -> None:
     with container_for(settings) as container:
         created = container.tenants.create(name)
     emit(as_json, {"id": created.id, "name": created.name}, created.id)
+
+
+@main.group()
+def admin() -> None:
+    """Manage administrators (citizen accounts with a role in the console and the management API)."""
+
+
+@admin.command("grant")
+@click.option("--account", "username", required=True, help="The account's username or e-mail address.")
+@click.option("--operator", is_flag=True, help="Operator admin: the whole deployment.")
+@click.option("--tenant", "tenant_id", help="Tenant admin of this tenant (its id).")
+@click.option("--json", "as_json", is_flag=True)
+@handles_errors
+def admin_grant(username: str, operator: bool, tenant_id: str | None, as_json: bool) -> None:
+    """Give an account a role: --operator, or --tenant ID. Idempotent."""
+    if operator == (tenant_id is not None):
+        fail(_l("Name exactly one of --operator and --tenant."))
+    settings = load_settings()
+    with container_for(settings) as container:
+        granted = container.admin.grant(username, operator=operator, tenant_id=tenant_id)
+    emit(as_json, {"account_id": granted.account_id, "role": granted.role.value, "tenant_id": granted.tenant_id},
+         f"{granted.role.value}: {granted.account_id}" + (f" ({granted.tenant_id})" if granted.tenant_id else ""))
 
 
 @main.group("oidc-client")

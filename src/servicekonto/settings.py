@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     keys_cache_seconds: int = Field(
         60, ge=0, le=3600, description="How long a process keeps the key set before it reads it again "
         "(a rotation reaches every process within this time).")
+    admin_min_trust_level: int = Field(
+        2, ge=1, le=4, description="The trust level a login needs for the administration console and the "
+        "management API session (2: password and a second factor — authenticator app or passkey). Only a "
+        "test system may lower it to 1.")
     session_limits: dict[int, tuple[int, int]] = Field(
         default_factory=dict, description="Per trust level (1–4) the absolute and idle lifetime of a login "
         "session in seconds, e.g. `{\"1\": [43200, 3600]}`. Levels not named keep the TR-03160-1 defaults: "
@@ -98,6 +102,9 @@ class Settings(BaseSettings):
     password_hash_concurrency: int = Field(
         1, ge=1, le=64, description="Argon2id hashes a process runs at once. With one worker process per core "
         "(the recommended set-up) 1 is fastest; more only add cache misses and memory (19 MiB each).")
+    transfer_retention_days: int = Field(
+        730, ge=1, le=36500, description="How long the citizen's data-transfer history keeps an entry (days; "
+        "default two years). `servicekonto maintenance` deletes older entries.")
     trusted_proxies: list[str] = Field(
         default_factory=lambda: ["127.0.0.1"], description="Addresses of reverse proxies whose "
         "X-Forwarded-For/-Proto headers are believed.")
@@ -151,6 +158,8 @@ class Settings(BaseSettings):
             raise ValueError("production needs an https eID server URL and a TLS client certificate")
         if self.eid_backend == "simulator":
             raise ValueError("the eID simulator is for test systems only; production refuses it")
+        if self.admin_min_trust_level < 2:
+            raise ValueError("production needs SERVICEKONTO_ADMIN_MIN_TRUST_LEVEL of 2 or more")
         if not self.base_url.startswith("https://"):
             raise ValueError("production needs an https base_url")
         if not self.smtp_url:

@@ -13,6 +13,7 @@ class MemoryEphemeralStore:
         self._clock = clock or SystemClock()
         self._entries: dict[str, tuple[bytes, float]] = {}
         self._lock = threading.Lock()
+        self._sets: dict[str, dict[str, float]] = {}
 
     @staticmethod
     def _check(key: str, ttl: float | None = None) -> None:
@@ -76,6 +77,22 @@ class MemoryEphemeralStore:
         with self._lock:
             entry = self._live(key)
             return entry[1] - self._clock.timestamp() if entry else None
+
+    def add_member(self, key: str, member: str, ttl: float) -> None:
+        self._check(key, ttl)
+        with self._lock:
+            self._sets.setdefault(key, {})[member] = self._clock.timestamp() + ttl
+
+    def members(self, key: str) -> list[str]:
+        self._check(key)
+        now = self._clock.timestamp()
+        with self._lock:
+            return sorted(m for m, e in self._sets.get(key, {}).items() if e > now)
+
+    def remove_member(self, key: str, member: str) -> None:
+        self._check(key)
+        with self._lock:
+            self._sets.get(key, {}).pop(member, None)
 
     def ping(self) -> None:
         return None

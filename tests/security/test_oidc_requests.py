@@ -17,7 +17,7 @@ from servicekonto.core.clock import FixedClock
 from servicekonto.persistence.database import Database
 from servicekonto.settings import Settings
 from tests.conftest import make_settings
-from tests.integration.accounts.helpers import login, register_and_verify
+from tests.integration.accounts.helpers import form_action, login, register_and_verify
 from tests.integration.oidc.helpers import (
     REDIRECT_URI,
     authorize_params,
@@ -130,12 +130,19 @@ def test_essential_acr_nobody_can_reach_is_reported(client: TestClient, settings
     citizen(client, settings)
     portal = register_portal(container)
     _, challenge = pkce()
-    # "substanziell" needs a passkey bound to an eID identity, which no deployment offers yet ("hoch" is
-    # reached with the ID card, tests/integration/eid).
+    # "substanziell" needs a passkey bound to an eID identity; this citizen has none: the page explains how
+    # to get one, and cancelling tells the portal its requirement was not met.
+    login(client)
     claims = '{"id_token": {"acr": {"essential": true, "values": ["http://eidas.europa.eu/LoA/substantial"]}}}'
     response = client.get("/oidc/authorize", params=authorize_params(portal, challenge, claims=claims),
                           follow_redirects=False)
-    answer = follow_to_portal(client, response)
+    for _ in range(6):
+        if response.status_code != 303 or not response.headers["location"].startswith("/"):
+            break
+        response = client.get(response.headers["location"], follow_redirects=False)
+    action, token = form_action(response.text, "/anmeldung/")
+    cancelled = client.post(action, data={"decision": "cancel", "csrf_token": token}, follow_redirects=False)
+    answer = follow_to_portal(client, cancelled)
     assert answer["error"] == "unmet_authentication_requirements"
 
 

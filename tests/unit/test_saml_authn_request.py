@@ -314,10 +314,11 @@ def test_akdb_version_1_without_requested_attributes_asks_for_no_list() -> None:
 
 def test_requested_attributes_map_to_catalogue_keys_once_each() -> None:
     attributes = ((GIVEN_NAME, "false"), (BPK, "true"), (GIVEN_NAME, "true"), (" " + FAMILY_NAME + " ", "TRUE"),
-                  ("urn:oid:1.2.40.0.10.2.1.1.261.94", "0"))
+                  ("urn:oid:1.2.40.0.10.2.1.1.261.94", "0"), ("urn:oid:1.3.6.1.4.1.25484.494450.1", "false"))
     extension = akdb_extension(attributes=attributes)
     request = read(sign_enveloped(authn_request_xml(extensions=extension)))
-    assert request.requested == (("given_name", True), ("family_name", True), ("trust_level", False))
+    assert request.requested == (("given_name", True), ("family_name", True), ("trust_level", False),
+                                 ("version", False))
     assert request.unknown_attributes == ((BPK, True),)
 
 

@@ -307,6 +307,23 @@ def test_a_changed_attribute_value_breaks_the_signature() -> None:
         verified(tampered, PSS)
 
 
+def test_markup_characters_in_values_arrive_exactly_and_signed() -> None:
+    """The Assertion is written as text (xml.py): every value escaped, CR and tabs kept, and what the signature
+    covers is what was released."""
+    tricky = 'Müller & Söhne <GmbH> "a" \'b\' ]]> x\r\ny\tz'
+    result = replace(RESULT, attributes=(ReleasedAttribute("given_name", tricky, "self_declared", TrustLevel.BASIC),))
+    signed = verified(decrypt(respond(result=result, requested=(("given_name", True),)), sp_encryption_key()[0]),
+                      PSS)
+    assert [value for name, _, _, value in attributes(signed) if name == BY_KEY["given_name"].saml_name] == [tricky]
+
+
+@pytest.mark.parametrize("value", ["\x00", "a\x01b", "\x1f", "\ufffe"])
+def test_a_value_xml_cannot_carry_is_refused(value: str) -> None:
+    result = replace(RESULT, attributes=(ReleasedAttribute("given_name", value, "self_declared", TrustLevel.BASIC),))
+    with pytest.raises(ValueError, match="XML compatible"):
+        respond(result=result, requested=(("given_name", True),))
+
+
 # --- independent implementations -------------------------------------------------------------------------------
 
 def _python_xmlsec() -> Any:
@@ -553,7 +570,23 @@ def test_version_1_or_no_extension_sends_everything_released() -> None:
             named("trust_level", "NORMAL", "STORK-QAA-Level-4"),
             named("proved_by", "NORMAL", "eID"),
             named("mfa", "NORMAL", "true"),
+            named("version", "NORMAL", "2020.2.1"),
         ]
+
+
+def test_the_interface_version_is_sent_when_requested() -> None:
+    """BundID §6.2 (egov-interfaces.md §1.6): `Version`, the interface's CalVer, as the IdP states it."""
+    sent = attributes(assertion_of(respond(requested=(("given_name", True), ("version", False)))))
+    assert sent == [named("pseudonym", "NORMAL", SUBJECT), named("given_name", "HOCH", "ERIKA"),
+                    named("version", "NORMAL", "2020.2.1")]
+    assert ("urn:oid:1.3.6.1.4.1.25484.494450.1", "Version") in {(name, friendly) for name, friendly, *_ in sent}
+
+
+def test_a_released_value_cannot_pose_as_the_interface_version() -> None:
+    forged = replace(RESULT, attributes=(*RESULT.attributes,
+                                         ReleasedAttribute("version", "9999.1.1", "self_declared", TrustLevel.BASIC)))
+    sent = attributes(assertion_of(respond(result=forged, requested=(("version", False),))))
+    assert [value for name, _, _, value in sent if name == BY_KEY["version"].saml_name] == ["2020.2.1"]
 
 
 def test_version_2_without_technical_requests_sends_the_pseudonym_only_besides_the_data() -> None:

@@ -35,8 +35,8 @@ from servicekonto.demo_portal.texts import LANGUAGES, TEXTS
 HERE = Path(__file__).resolve().parent
 SCOPE = "openid profile email address"
 SESSION_SECONDS = 30 * 60  # idle time: the signed cookie is issued anew with every response
-FIELDS = ("given_name", "family_name", "birthdate", "street_address", "postal_code", "locality", "email",
-          "licence_plate")
+FIELDS = ("academic_title", "given_name", "family_name", "birthdate", "street_address", "postal_code", "locality",
+          "email", "licence_plate")
 REQUIRED = ("given_name", "family_name", "street_address", "postal_code", "locality", "licence_plate")
 PATTERNS = {"postal_code": re.compile(r"\d{5}"),
             "licence_plate": re.compile(r"[A-ZÄÖÜ]{1,3}-[A-Z]{1,2} [1-9]\d{0,3}[EH]?")}
@@ -167,6 +167,7 @@ def applicant_from(claims: dict[str, Any]) -> dict[str, str]:
     address = claims.get("address")
     address = address if isinstance(address, dict) else {}
     values = {
+        "academic_title": claims.get("title"),  # FIM "Doktorgrad" (docs/integration/prefill.md)
         "given_name": claims.get("given_name"),
         "family_name": claims.get("family_name"),
         "birthdate": claims.get("birthdate"),

@@ -60,6 +60,7 @@ CATALOGUE: tuple[AttributeDefinition, ...] = (
                         None),
     AttributeDefinition("trust_level", "acr", "urn:oid:1.2.40.0.10.2.1.1.261.94", "EID-CITIZEN-QAA-LEVEL",
                         None, "LevelOfAssurance"),
+    AttributeDefinition("version", None, "urn:oid:1.3.6.1.4.1.25484.494450.1", "Version", None, None),
     AttributeDefinition("proved_by", "amr", "urn:oid:1.3.6.1.4.1.25484.494450.2", "AssertionProvedBy", None,
                         None),
     AttributeDefinition("eid_pseudonym", "eid_pseudonym", "urn:oid:1.2.40.0.10.2.1.1.226699", "pseudonym",

@@ -31,8 +31,15 @@ class AuditEvent(enum.StrEnum):
     SECOND_FACTOR_SUCCEEDED = "account:second_factor:login"
     SECOND_FACTOR_FAILED = "account:second_factor:failed"
     EID_CARD_BOUND = "account:eid_card:bound"
+    PASSKEY_ADDED = "account:passkey:added"
+    PASSKEY_REMOVED = "account:passkey:removed"
+    PASSKEY_USED = "account:passkey:used"
+    PASSKEY_FAILED = "account:passkey:failed"
+    PASSKEY_COUNTER_REGRESSED = "account:passkey:counter_regressed"
     CONSENT_GIVEN = "account:consent:given"
     CONSENT_REFUSED = "account:consent:refused"
+    CONSENT_WITHDRAWN = "account:consent:withdrawn"
+    SESSION_ENDED = "account:session:ended"
     DATA_RELEASED = "account:data:released"
     OIDC_GRANT_REVOKED = "oidc:grant:revoked"
     OIDC_CODE_REPLAYED = "oidc:code:replayed"
@@ -41,6 +48,16 @@ class AuditEvent(enum.StrEnum):
     SAML_SP_ADDED = "admin:saml_sp:added"
     TENANT_CREATED = "admin:tenant:created"
     KEYS_ROTATED = "admin:keys:rotated"
+    OIDC_CLIENT_UPDATED = "admin:oidc_client:updated"
+    OIDC_CLIENT_SECRET_ROTATED = "admin:oidc_client:secret_rotated"
+    OIDC_CLIENT_DELETED = "admin:oidc_client:deleted"
+    SAML_SP_DELETED = "admin:saml_sp:deleted"
+    TENANT_REQUESTED = "admin:tenant:requested"
+    TENANT_APPROVED = "admin:tenant:approved"
+    TENANT_REJECTED = "admin:tenant:rejected"
+    TENANT_SUSPENDED = "admin:tenant:suspended"
+    TENANT_REACTIVATED = "admin:tenant:reactivated"
+    ADMIN_ROLE_GRANTED = "admin:role:granted"
 
     @property
     def shown_to_citizen(self) -> bool:
@@ -70,8 +87,14 @@ _CITIZEN_LABELS = {
     AuditEvent.SECOND_FACTOR_SUCCEEDED: _l("Second factor confirmed"),
     AuditEvent.SECOND_FACTOR_FAILED: _l("Wrong code for the second factor"),
     AuditEvent.EID_CARD_BOUND: _l("ID card linked to the account"),
+    AuditEvent.PASSKEY_ADDED: _l("Passkey added"),
+    AuditEvent.PASSKEY_REMOVED: _l("Passkey removed"),
+    AuditEvent.PASSKEY_USED: _l("Logged in with a passkey"),
+    AuditEvent.PASSKEY_COUNTER_REGRESSED: _l("A passkey was refused: it may have been copied"),
     AuditEvent.CONSENT_GIVEN: _l("Consent to a data transfer given"),
     AuditEvent.CONSENT_REFUSED: _l("Data transfer refused"),
+    AuditEvent.CONSENT_WITHDRAWN: _l("Consent to a data transfer withdrawn"),
+    AuditEvent.SESSION_ENDED: _l("A session was ended from the account"),
     AuditEvent.DATA_RELEASED: _l("Data transferred to an online service"),
 }
 

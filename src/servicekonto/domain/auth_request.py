@@ -38,6 +38,9 @@ class AuthRequest:
     return_origin: str | None = None  # where the answer goes (scheme://host:port), for the pages' form-action
     created_at: float = 0.0
     login_done_at: float | None = None  # set when a login happened inside this request
+    # A temporary identification (ID card, no account, no pseudonym) may answer it; not when the portal asks
+    # for the pseudonym ([BSB] §9.2.1: requesting bPK2 hides the temporary login).
+    temporary_allowed: bool = True
 
     def to_json(self) -> bytes:
         value = asdict(self)
@@ -76,3 +79,5 @@ class AuthResult:
     auth_time: int
     attributes: tuple[ReleasedAttribute, ...]
     session_id: str | None = None  # the login session (for front- and back-channel logout)
+    # A temporary identification: no account (account_id ""), no pseudonym (subject ""), nothing kept.
+    temporary: bool = False

@@ -14,6 +14,7 @@ from servicekonto.domain.clients import OidcClient
 from servicekonto.domain.eid import EidPersonalData, EidRequest, EidSession
 from servicekonto.domain.grants import Grant
 from servicekonto.domain.keys import KeyPurpose, StoredKey
+from servicekonto.domain.passkeys import Passkey
 from servicekonto.domain.second_factors import StoredTotp
 from servicekonto.domain.tenants import Tenant
 
@@ -43,6 +44,15 @@ class EphemeralStore(Protocol):
 
     def ttl(self, key: str) -> float | None:
         """Seconds left, or None when absent or expired."""
+
+    def add_member(self, key: str, member: str, ttl: float) -> None:
+        """Add `member` to the set under `key`; the member lives `ttl` seconds from now (adding it again
+        renews it). Sets and plain values do not share keys."""
+
+    def members(self, key: str) -> list[str]:
+        """The live members of the set under `key`, sorted; empty when there is none."""
+
+    def remove_member(self, key: str, member: str) -> None: ...
 
     def ping(self) -> None:
         """Raise if the store cannot be reached (for /readyz)."""
@@ -80,6 +90,9 @@ class GrantRepository(Protocol):
     def add(self, grant: Grant, refresh_token_hash: str | None, *, refresh_expires_at: datetime | None) -> None: ...
 
     def get(self, grant_id: str) -> Grant | None: ...
+
+    def with_account(self, grant_id: str) -> tuple[Grant, Account, list[StoredAttribute]] | None:
+        """The grant, its account and the account's attributes, read together (userinfo)."""
 
     def use_refresh_token(self, token_hash: str, *, now: datetime) -> tuple[str, Grant | None]:
         """(RefreshTokenState, its grant). A token used before revokes its grant."""
@@ -163,6 +176,24 @@ class SecondFactorRepository(Protocol):
     def remove_recovery_codes(self, account_id: str) -> None: ...
 
 
+class PasskeyRepository(Protocol):
+    """An account's passkeys; rows go with the account (ON DELETE CASCADE)."""
+
+    def add(self, passkey: Passkey) -> bool:
+        """False when the credential id is registered already (to this or another account)."""
+
+    def by_credential_id(self, credential_id: str) -> Passkey | None: ...
+
+    def of_account(self, account_id: str) -> Sequence[Passkey]:
+        """Oldest first."""
+
+    def use(self, passkey_id: str, *, stored_count: int, new_count: int, now: datetime) -> bool:
+        """Store the new signature counter and the time of use if the counter is still `stored_count`,
+        atomically; False when another request used the passkey in between."""
+
+    def remove(self, account_id: str, passkey_id: str) -> bool: ...
+
+
 class AuditLog(Protocol):
     def record(self, record: AuditRecord) -> None: ...
 
@@ -204,3 +235,6 @@ class EidCardRepository(Protocol):
         """Bind the card; False when it is bound to another account already."""
 
     def cards_of(self, account_id: str) -> int: ...
+
+    def latest_card(self, account_id: str) -> str | None:
+        """The hash of the card bound last, or None."""

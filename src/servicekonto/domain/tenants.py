@@ -20,6 +20,9 @@ class Tenant:
     name: str
     status: TenantStatus
     created_at: datetime
+    organisation: str = ""  # a tenant requested through the console or API says who it is and why
+    contact: str = ""
+    purpose: str = ""
 
 
 MAX_TENANT_NAME = 200

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from servicekonto.core.ids import parse_uuid
 from servicekonto.domain.accounts import (
     Account,
     AccountConflict,
@@ -22,14 +23,6 @@ from servicekonto.domain.attributes import AttributeSource
 from servicekonto.domain.trust import TrustLevel
 from servicekonto.persistence import models
 from servicekonto.persistence.database import Database
-
-
-def _uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
-
 
 ACCOUNT_COLUMNS = (models.Account.id, models.Account.username, models.Account.email, models.Account.status,
                    models.Account.password_hash, models.Account.locale, models.Account.session_epoch,
@@ -44,13 +37,13 @@ _ATTRIBUTES = select(_ATTR.key, _ATTR.value, _ATTR.source, _ATTR.trust_level, _A
     _ATTR.account_id == bindparam("value"))
 
 
-def _account(row: Any) -> Account:
+def account_of(row: Any) -> Account:
     return Account(id=str(row.id), username=row.username, email=row.email, status=AccountStatus(row.status),
                    password_hash=row.password_hash, locale=row.locale, session_epoch=row.session_epoch,
                    created_at=row.created_at, email_verified_at=row.email_verified_at)
 
 
-def _attribute(row: Any) -> StoredAttribute:
+def attribute_of(row: Any) -> StoredAttribute:
     return StoredAttribute(key=row.key, value=row.value, source=AttributeSource(row.source),
                            trust_level=TrustLevel(row.trust_level), updated_at=row.updated_at)
 
@@ -85,10 +78,10 @@ class SqlAccountRepository:
 
     def _one(self, statement: Any, value: object) -> Account | None:
         row = self._db.statements.first(statement, {"value": value})
-        return _account(row) if row else None
+        return account_of(row) if row else None
 
     def get(self, account_id: str) -> Account | None:
-        key = _uuid(account_id)
+        key = parse_uuid(account_id)
         return None if key is None else self._one(_BY_ID, key)
 
     def find_by_login(self, identifier: str) -> Account | None:
@@ -100,7 +93,7 @@ class SqlAccountRepository:
         return self._one(_BY_EMAIL, canonical_email(email))
 
     def activate(self, account_id: str, *, now: datetime) -> bool:
-        key = _uuid(account_id)
+        key = parse_uuid(account_id)
         with self._db.transaction() as session:
             result = session.execute(update(models.Account).where(
                 models.Account.id == key, models.Account.status == AccountStatus.PENDING.value).values(
@@ -108,7 +101,7 @@ class SqlAccountRepository:
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def set_password(self, account_id: str, password_hash: str, *, end_sessions: bool, now: datetime) -> int:
-        key = _uuid(account_id)
+        key = parse_uuid(account_id)
         with self._db.transaction() as session:
             row = session.get(models.Account, key, with_for_update=True)
             if row is None:
@@ -120,7 +113,7 @@ class SqlAccountRepository:
             return row.session_epoch
 
     def set_email(self, account_id: str, email: str, *, now: datetime) -> None:
-        key = _uuid(account_id)
+        key = parse_uuid(account_id)
         try:
             with self._db.transaction() as session:
                 session.execute(update(models.Account).where(models.Account.id == key).values(
@@ -129,11 +122,11 @@ class SqlAccountRepository:
             raise AccountConflict("email") from None
 
     def attributes(self, account_id: str) -> Sequence[StoredAttribute]:
-        rows = self._db.statements.all(_ATTRIBUTES, {"value": _uuid(account_id)})
-        return [_attribute(row) for row in rows]
+        rows = self._db.statements.all(_ATTRIBUTES, {"value": parse_uuid(account_id)})
+        return [attribute_of(row) for row in rows]
 
     def change_attributes(self, account_id: str, changes: dict[str, StoredAttribute | None], *, now: datetime) -> None:
-        key = _uuid(account_id)
+        key = parse_uuid(account_id)
         with self._db.transaction() as session:
             for name, attribute in changes.items():
                 row = session.get(models.AccountAttribute, (key, name))
@@ -150,7 +143,7 @@ class SqlAccountRepository:
             session.execute(update(models.Account).where(models.Account.id == key).values(updated_at=now))
 
     def delete(self, account_id: str) -> bool:
-        key = _uuid(account_id)
+        key = parse_uuid(account_id)
         with self._db.transaction() as session:  # master data goes with it (ON DELETE CASCADE)
             result = session.execute(delete(models.Account).where(models.Account.id == key))
             return bool(result.rowcount)  # type: ignore[attr-defined]

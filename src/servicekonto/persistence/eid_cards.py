@@ -3,23 +3,16 @@ database's decision, so two registrations racing with the same card cannot both 
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from servicekonto.core.ids import parse_uuid
 from servicekonto.persistence import models
 from servicekonto.persistence.database import Database
 
 _CARD = models.EidCard
-
-
-def _uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
 
 
 class SqlEidCardRepository:
@@ -34,7 +27,7 @@ class SqlEidCardRepository:
     def bind(self, account_id: str, card_hash: str, *, now: datetime) -> bool:
         try:
             with self._db.transaction() as session:
-                session.add(_CARD(card_hash=card_hash, account_id=_uuid(account_id), created_at=now))
+                session.add(_CARD(card_hash=card_hash, account_id=parse_uuid(account_id), created_at=now))
         except IntegrityError:
             return self.account_of(card_hash) == account_id
         return True
@@ -42,5 +35,12 @@ class SqlEidCardRepository:
     def cards_of(self, account_id: str) -> int:
         with self._db.autocommit_engine.connect() as connection:
             count = connection.execute(select(func.count()).select_from(_CARD).where(
-                _CARD.account_id == _uuid(account_id))).scalar_one()
+                _CARD.account_id == parse_uuid(account_id))).scalar_one()
         return int(count)
+
+    def latest_card(self, account_id: str) -> str | None:
+        """The card bound last (after a renewal, the new one): the card this account identifies with now."""
+        with self._db.autocommit_engine.connect() as connection:
+            found = connection.execute(select(_CARD.card_hash).where(_CARD.account_id == parse_uuid(account_id))
+                                       .order_by(_CARD.created_at.desc()).limit(1)).scalar()
+        return str(found) if found is not None else None

@@ -3,7 +3,9 @@ or a deployment without Redis). Both honour TTLs; the same contract tests run on
 
 from __future__ import annotations
 
+import json
 import random
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -92,6 +94,27 @@ class RedisEphemeralStore:
         _check(key)
         millis = self._redis.pttl(self._k(key))
         return int(millis) / 1000 if isinstance(millis, int) and millis >= 0 else None
+
+    def add_member(self, key: str, member: str, ttl: float) -> None:
+        """A sorted set scored by each member's expiry (ms); the key lives as long as its longest member."""
+        _check(key, ttl)
+        now = int(time.time() * 1000)
+        expires = now + max(1, int(ttl * 1000))
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.zremrangebyscore(self._k(key), "-inf", now)
+        pipe.zadd(self._k(key), {member: expires})
+        pipe.pexpireat(self._k(key), expires, gt=True)
+        pipe.pexpireat(self._k(key), expires, nx=True)
+        pipe.execute()
+
+    def members(self, key: str) -> list[str]:
+        _check(key)
+        found = self._redis.zrangebyscore(self._k(key), f"({int(time.time() * 1000)}", "+inf")
+        return sorted(m.decode() if isinstance(m, bytes) else str(m) for m in found)  # type: ignore[union-attr]
+
+    def remove_member(self, key: str, member: str) -> None:
+        _check(key)
+        self._redis.zrem(self._k(key), member)
 
     def ping(self) -> None:
         self._redis.ping()
@@ -188,6 +211,42 @@ class DatabaseEphemeralStore:
             expires = session.scalar(select(EphemeralEntry.expires_at).where(
                 EphemeralEntry.key == key, EphemeralEntry.expires_at > now))
         return None if expires is None else expires - now
+
+    def _change_set(self, key: str, change, ttl: float | None) -> None:  # type: ignore[no-untyped-def]
+        """A set is one row: JSON {member: expiry}, changed under the row's lock (as `increment`)."""
+        now = self._clock.timestamp()
+        with self._db.engine.begin() as session:
+            session.execute(delete(EphemeralEntry).where(EphemeralEntry.key == key,
+                                                         EphemeralEntry.expires_at <= now))
+            if ttl is not None:
+                statement = self._insert().values(key=key, value=b"{}", expires_at=now + ttl)
+                session.execute(statement.on_conflict_do_nothing(index_elements=[EphemeralEntry.key]))
+            current = session.scalar(
+                select(EphemeralEntry.value).where(EphemeralEntry.key == key).with_for_update())
+            if current is None:
+                return
+            members = {m: e for m, e in json.loads(bytes(current)).items() if e > now}
+            change(members, now)
+            if not members:
+                session.execute(delete(EphemeralEntry).where(EphemeralEntry.key == key))
+                return
+            session.execute(update(EphemeralEntry).where(EphemeralEntry.key == key).values(
+                value=json.dumps(members, separators=(",", ":")).encode(), expires_at=max(members.values())))
+
+    def add_member(self, key: str, member: str, ttl: float) -> None:
+        _check(key, ttl)
+        self._change_set(key, lambda members, now: members.__setitem__(member, now + ttl), ttl)
+
+    def members(self, key: str) -> list[str]:
+        raw = self.get(key)
+        if raw is None:
+            return []
+        now = self._clock.timestamp()
+        return sorted(m for m, e in json.loads(raw).items() if e > now)
+
+    def remove_member(self, key: str, member: str) -> None:
+        _check(key)
+        self._change_set(key, lambda members, now: members.pop(member, None), None)
 
     def ping(self) -> None:
         self._db.ping()

@@ -67,6 +67,22 @@ class Tenant(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     status: Mapped[str] = mapped_column(String(20), default="active")
     created_at: Mapped[datetime]
+    organisation: Mapped[str | None] = mapped_column(String(200))
+    contact: Mapped[str | None] = mapped_column(String(320))
+    purpose: Mapped[str | None] = mapped_column(Text)
+
+
+class TenantAdmin(Base):
+    """A role of a citizen account in the administration: operator (tenant_id NULL) or tenant admin."""
+
+    __tablename__ = "tenant_admins"
+    __table_args__ = (Index("uq_tenant_admins_account_role_tenant", "account_id", "role", "tenant_id", unique=True),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    granted_at: Mapped[datetime]
 
 
 class SigningKey(Base):
@@ -175,6 +191,25 @@ class EidCard(Base):
     account_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime]
+
+
+class Passkey(Base):
+    """A WebAuthn credential of an account: its id (base64url, unique across accounts), the COSE public key,
+    the signature counter, and whether it was registered in a session identified with the ID card."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger)
+    transports: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(64))
+    bound_to_eid: Mapped[bool]
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
 
 
 class AuditEntry(Base):
@@ -288,3 +323,49 @@ class SamlServiceProvider(Base):
     authn_requests_signed: Mapped[bool]
     metadata_xml: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class Transfer(Base):
+    """One release of attributes to a portal, for the citizen's history (issue #8): names of attributes,
+    never values. Kept for the configured retention, deleted with the account."""
+
+    __tablename__ = "transfers"
+    # one account's history, newest first, is an index range scan; the purge scans by time
+    __table_args__ = (Index("ix_transfers_account_id_id", "account_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("accounts.id", ondelete="CASCADE"))
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    protocol: Mapped[str] = mapped_column(String(8))
+    service_id: Mapped[str] = mapped_column(String(1024))
+    service_name: Mapped[str] = mapped_column(String(200))
+    attributes: Mapped[str] = mapped_column(Text)  # JSON list of catalogue keys
+    trust_level: Mapped[int]
+    methods: Mapped[str] = mapped_column(String(128))  # space-separated
+
+
+class KnownDevice(Base):
+    """A browser an account logged in from (issue #8, new-device notice): a keyed hash of a long-lived random
+    cookie and a reduced label ("Firefox on Linux") — never the full User-Agent, never an address."""
+
+    __tablename__ = "known_devices"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    device_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+
+
+class AccountPreference(Base):
+    """Optional per-account settings of the data-sovereignty pages; no row means the defaults."""
+
+    __tablename__ = "account_preferences"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    new_device_notice: Mapped[bool]
+    updated_at: Mapped[datetime]

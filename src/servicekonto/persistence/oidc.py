@@ -7,16 +7,19 @@ import json
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from servicekonto.core.errors import Conflict
+from servicekonto.domain.accounts import Account, StoredAttribute
 from servicekonto.domain.clients import AccessTokenFormat, GrantType, OidcClient
 from servicekonto.domain.grants import Grant, RefreshTokenState
 from servicekonto.domain.trust import TrustLevel
 from servicekonto.persistence import models
+from servicekonto.persistence.accounts import ACCOUNT_COLUMNS, account_of, attribute_of
 from servicekonto.persistence.database import Database
 
 _CLIENT = models.OidcClient
@@ -32,6 +35,17 @@ _REVOKE = (update(_GRANT).where(_GRANT.id == bindparam("grant_id"), _GRANT.revok
            .values(revoked_at=bindparam("now")))
 _INSERT_TOKEN = insert(_TOKEN)
 _INSERT_GRANT = insert(_GRANT)
+# userinfo's read: the grant, its account and the account's attributes in one round trip (a row per
+# attribute, the grant and account columns repeated; an account without attributes gives one row).
+_ACCOUNT = models.Account
+_ATTR = models.AccountAttribute
+_GRANT_WITH_ACCOUNT = (
+    select(*_GRANT_COLUMNS, *[c.label(f"acc_{c.key}") for c in ACCOUNT_COLUMNS],
+           _ATTR.key.label("attr_key"), _ATTR.value.label("attr_value"), _ATTR.source.label("attr_source"),
+           _ATTR.trust_level.label("attr_trust_level"), _ATTR.updated_at.label("attr_updated_at"))
+    .join(_ACCOUNT, _ACCOUNT.id == _GRANT.account_id)
+    .outerjoin(_ATTR, _ATTR.account_id == _ACCOUNT.id)
+    .where(_GRANT.id == bindparam("grant_id")))
 _GRANT_OF_TOKEN = (select(*_GRANT_COLUMNS, _TOKEN.used_at, _TOKEN.expires_at.label("token_expires_at"))
                    .join(_TOKEN, _TOKEN.grant_id == _GRANT.id).where(_TOKEN.token_hash == bindparam("token_hash")))
 
@@ -140,6 +154,17 @@ class SqlGrantRepository:
     def get(self, grant_id: str) -> Grant | None:
         row = self._db.statements.first(_GRANT_BY_ID, {"grant_id": grant_id})
         return _grant(row) if row else None
+
+    def with_account(self, grant_id: str) -> tuple[Grant, Account, list[StoredAttribute]] | None:
+        rows = self._db.statements.all(_GRANT_WITH_ACCOUNT, {"grant_id": grant_id})
+        if not rows:
+            return None
+        first = rows[0]
+        account = account_of(SimpleNamespace(**{c.key: getattr(first, f"acc_{c.key}") for c in ACCOUNT_COLUMNS}))
+        attributes = [attribute_of(SimpleNamespace(key=r.attr_key, value=r.attr_value, source=r.attr_source,
+                                                   trust_level=r.attr_trust_level, updated_at=r.attr_updated_at))
+                      for r in rows if r.attr_key is not None]
+        return _grant(first), account, attributes
 
     def grant_of_refresh_token(self, token_hash: str) -> Grant | None:
         row = self._db.statements.first(_GRANT_OF_TOKEN, {"token_hash": token_hash})

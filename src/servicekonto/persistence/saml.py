@@ -1,5 +1,6 @@
-"""SAML service providers on SQLAlchemy. The lookup by entityID (every AuthnRequest) is one indexed point
-query on a statement built once; lists are JSON text, the same on SQLite and PostgreSQL."""
+"""SAML service providers on SQLAlchemy. The lookup by entityID (every AuthnRequest and every Response) is one
+indexed point query on a statement built once, straight through the driver on PostgreSQL
+(persistence/statements.py); lists are JSON text, the same on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -65,8 +66,7 @@ class SqlSamlServiceProviderRepository:
     def get(self, entity_id: str) -> SamlServiceProvider | None:
         if not entity_id or len(entity_id) > MAX_ENTITY_ID:
             return None
-        with self._db.autocommit_engine.connect() as connection:
-            row = connection.execute(_SP_BY_ENTITY_ID, {"entity_id": entity_id}).first()
+        row = self._db.statements.first(_SP_BY_ENTITY_ID, {"entity_id": entity_id})
         return _sp(row) if row else None
 
     def for_tenant(self, tenant_id: str) -> Sequence[SamlServiceProvider]:

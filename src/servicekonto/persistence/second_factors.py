@@ -3,12 +3,12 @@ TOTP time steps and a DELETE for recovery codes, so two requests racing with one
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, func, or_, select, update
 
+from servicekonto.core.ids import parse_uuid
 from servicekonto.domain.second_factors import SecondFactorKind, StoredTotp
 from servicekonto.persistence import models
 from servicekonto.persistence.database import Database
@@ -21,26 +21,19 @@ _TOTP_OF_ACCOUNT = select(_FACTOR.sealed_secret, _FACTOR.last_used_step, _FACTOR
     _FACTOR.account_id == bindparam("account_id"), _FACTOR.kind == _TOTP)
 
 
-def _uuid(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
-
-
 class SqlSecondFactorRepository:
     def __init__(self, database: Database) -> None:
         self._db = database
 
     def totp(self, account_id: str) -> StoredTotp | None:
-        row = self._db.statements.first(_TOTP_OF_ACCOUNT, {"account_id": _uuid(account_id)})
+        row = self._db.statements.first(_TOTP_OF_ACCOUNT, {"account_id": parse_uuid(account_id)})
         if row is None:
             return None
         return StoredTotp(account_id=account_id, sealed_secret=bytes(row.sealed_secret),
                           last_used_step=row.last_used_step, created_at=row.created_at)
 
     def set_totp(self, account_id: str, sealed_secret: bytes, *, last_used_step: int, now: datetime) -> None:
-        key = _uuid(account_id)
+        key = parse_uuid(account_id)
         with self._db.transaction() as session:
             session.execute(delete(_FACTOR).where(_FACTOR.account_id == key, _FACTOR.kind == _TOTP))
             session.add(_FACTOR(account_id=key, kind=_TOTP, sealed_secret=sealed_secret,
@@ -49,34 +42,34 @@ class SqlSecondFactorRepository:
     def use_totp_step(self, account_id: str, step: int) -> bool:
         with self._db.transaction() as session:
             result = session.execute(update(_FACTOR).where(
-                _FACTOR.account_id == _uuid(account_id), _FACTOR.kind == _TOTP,
+                _FACTOR.account_id == parse_uuid(account_id), _FACTOR.kind == _TOTP,
                 or_(_FACTOR.last_used_step.is_(None), _FACTOR.last_used_step < step)).values(last_used_step=step))
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def remove_totp(self, account_id: str) -> bool:
         with self._db.transaction() as session:
-            result = session.execute(delete(_FACTOR).where(_FACTOR.account_id == _uuid(account_id),
+            result = session.execute(delete(_FACTOR).where(_FACTOR.account_id == parse_uuid(account_id),
                                                            _FACTOR.kind == _TOTP))
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def replace_recovery_codes(self, account_id: str, code_hashes: Collection[str], *, now: datetime) -> None:
-        key = _uuid(account_id)
+        key = parse_uuid(account_id)
         with self._db.transaction() as session:
             session.execute(delete(_CODE).where(_CODE.account_id == key))
             session.add_all([_CODE(account_id=key, code_hash=h, created_at=now) for h in code_hashes])
 
     def use_recovery_code(self, account_id: str, code_hash: str) -> bool:
         with self._db.transaction() as session:
-            result = session.execute(delete(_CODE).where(_CODE.account_id == _uuid(account_id),
+            result = session.execute(delete(_CODE).where(_CODE.account_id == parse_uuid(account_id),
                                                          _CODE.code_hash == code_hash))
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def recovery_codes_left(self, account_id: str) -> int:
         with self._db.autocommit_engine.connect() as connection:
             count = connection.execute(select(func.count()).select_from(_CODE).where(
-                _CODE.account_id == _uuid(account_id))).scalar_one()
+                _CODE.account_id == parse_uuid(account_id))).scalar_one()
         return int(count)
 
     def remove_recovery_codes(self, account_id: str) -> None:
         with self._db.transaction() as session:
-            session.execute(delete(_CODE).where(_CODE.account_id == _uuid(account_id)))
+            session.execute(delete(_CODE).where(_CODE.account_id == parse_uuid(account_id)))

@@ -15,7 +15,8 @@ from servicekonto.persistence.database import Database
 
 
 def _to_domain(row: models.Tenant) -> Tenant:
-    return Tenant(id=str(row.id), name=row.name, status=TenantStatus(row.status), created_at=row.created_at)
+    return Tenant(id=str(row.id), name=row.name, status=TenantStatus(row.status), created_at=row.created_at,
+                  organisation=row.organisation or "", contact=row.contact or "", purpose=row.purpose or "")
 
 
 class SqlTenantRepository:
@@ -26,7 +27,8 @@ class SqlTenantRepository:
         try:
             with self._db.transaction() as session:
                 session.add(models.Tenant(id=uuid.UUID(tenant.id), name=tenant.name, status=tenant.status.value,
-                                          created_at=tenant.created_at))
+                                          created_at=tenant.created_at, organisation=tenant.organisation or None,
+                                          contact=tenant.contact or None, purpose=tenant.purpose or None))
         except IntegrityError:
             raise Conflict("tenant name taken") from None
 

@@ -20,8 +20,10 @@ from servicekonto.core.ids import new_uuid, random_token
 from servicekonto.domain.accounts import Account, AccountConflict, AccountStatus, StoredAttribute
 from servicekonto.domain.attributes import AttributeSource
 from servicekonto.domain.audit import AuditEvent
+from servicekonto.domain.auth_request import ReleasedAttribute
 from servicekonto.domain.eid import EidPersonalData, EidRequest, EidSessionUnknown, no_mailbox
 from servicekonto.domain.ports import AccountRepository, EidCardRepository, EidServer, EphemeralStore
+from servicekonto.domain.pseudonym import pseudonym
 from servicekonto.domain.trust import TrustLevel
 from servicekonto.services.audit import Auditor
 
@@ -35,7 +37,8 @@ class Purpose:
     LOGIN = "login"
     REGISTER = "register"
     UPGRADE = "upgrade"
-    ALL = frozenset({LOGIN, REGISTER, UPGRADE})
+    TEMPORARY = "temporary"  # one portal request, no account: nothing of the card is kept afterwards
+    ALL = frozenset({LOGIN, REGISTER, UPGRADE, TEMPORARY})
 
 
 class CardOfAnotherAccount(Conflict):
@@ -126,6 +129,23 @@ class EidService:
     def card_hash(self, restricted_id: str) -> str:
         return keyed_hash(self._card_key, restricted_id.strip().lower())
 
+    def card_pseudonym(self, account_id: str, sector: str) -> str | None:
+        """The `pseudonym` attribute of BundID ([BSB] §6.2: "unique only together with AssertionProvedBy;
+        changes with a new card"): derived per sector from the account's current card, so two portals cannot
+        correlate a card the way one RestrictedID for every portal would let them. None without a card."""
+        card = self._cards.latest_card(account_id)
+        return pseudonym(self._card_key, f"card:{card}", sector) if card else None
+
+    def has_card(self, account_id: str) -> bool:
+        return self._cards.cards_of(account_id) > 0
+
+    @staticmethod
+    def card_values(identified: Identified) -> dict[str, ReleasedAttribute]:
+        """The card's data as released values for a temporary identification: source eID, level 4."""
+        source = AttributeSource.EID
+        return {key: ReleasedAttribute(key, value, source.value, source.trust_level)
+                for key, value in identified.data.attributes().items()}
+
     # -- keeping a result for the confirmation page ---------------------------------------------------------
 
     def keep(self, identified: Identified, *, binding: str) -> str:
@@ -184,6 +204,10 @@ class EidService:
         self._auditor.record(AuditEvent.EID_CARD_BOUND, account_id=account.id)
         return account
 
+    def renews(self, account: Account, identified: Identified) -> bool:
+        """The account holds a card already and this one is new to it: a renewed ID card."""
+        return self._cards.account_of(identified.card_hash) is None and self.has_card(account.id)
+
     def name_change(self, account: Account, identified: Identified) -> tuple[str, str] | None:
         """(name in the account, name on the card) when an upgrade would change the name, else None."""
         current = {a.key: a.value for a in self._accounts.attributes(account.id)}
@@ -199,6 +223,8 @@ class EidService:
         owner = self._cards.account_of(identified.card_hash)
         if owner is not None and owner != account.id:
             raise CardOfAnotherAccount()
+        # A renewed card (new RestrictedID) joins an account only here: the citizen is logged in to it (with
+        # its password, passkey or the old card) and presents the new card. Never by matching names.
         if self.name_change(account, identified) is not None and not name_confirmed:
             raise NameNotConfirmed()
         now = self._clock.now()

@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from servicekonto.core import i18n
 from servicekonto.core.i18n import LazyString, _l
+from servicekonto.domain.eid import has_mailbox
 from servicekonto.domain.ports import Mailer, OutgoingMail
 
 TEMPLATES = Path(__file__).resolve().parent / "mail_templates"
@@ -30,6 +31,9 @@ SUBJECTS: dict[str, LazyString] = {
     "totp_disabled": _l("The authenticator app was removed from your account"),
     "recovery_code_used": _l("A recovery code was used to log in"),
     "second_factor_locked": _l("Wrong codes were entered after your password"),
+    "passkey_added": _l("A passkey was added to your account"),
+    "passkey_removed": _l("A passkey was removed from your account"),
+    "new_device": _l("A login to your account from a new device"),
 }
 
 
@@ -47,6 +51,8 @@ class MailComposer:
             env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
 
     def send(self, template: str, *, to: str, locale: str, **context: Any) -> None:
+        if not has_mailbox(to):
+            return  # an account registered with the ID card and no address: nobody to tell
         with i18n.use_locale(locale):
             values = {"site_name": self._site_name, "base_url": self._base_url, "lang": i18n.current_locale(),
                       **context}

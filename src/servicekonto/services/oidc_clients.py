@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from joserfc.jwk import KeySet
@@ -14,6 +15,7 @@ from servicekonto.core.clock import Clock
 from servicekonto.core.crypto import keyed_hash
 from servicekonto.core.errors import NotFound
 from servicekonto.core.ids import new_uuid, random_token
+from servicekonto.domain.admins import TenantNotActive
 from servicekonto.domain.clients import (
     AUTH_METHODS,
     DEFAULT_GRANT_TYPES,
@@ -27,6 +29,7 @@ from servicekonto.domain.clients import (
     check_registration,
 )
 from servicekonto.domain.ports import OidcClientRepository, TenantRepository
+from servicekonto.domain.tenants import TenantStatus
 from servicekonto.domain.trust import TrustLevel
 
 CACHE_SECONDS = 30.0
@@ -105,15 +108,39 @@ class OidcClientService:
             return cached[0]
         client = self._clients.get(client_id)
         if client is not None:
+            if not self.tenant_active(client.tenant_id):
+                raise TenantNotActive(f"tenant {client.tenant_id}")
             if len(self._cache) >= CACHE_SIZE:
                 self._cache.clear()
             self._cache[client_id] = (client, now + CACHE_SECONDS)
         return client
 
+    def registration(self, client_id: str) -> OidcClient | None:
+        """The client whatever its tenant's status: for the citizen's own pages (consents, transfers), which
+        must keep working — and let consent be withdrawn — while a tenant is suspended."""
+        return self._clients.get(client_id)
+
+    def tenant_active(self, tenant_id: str) -> bool:
+        """A suspended tenant's clients stop answering (issue #7); read with the client, so it costs nothing
+        while the client is cached."""
+        tenant = self._tenants.get(tenant_id)
+        return tenant is None or tenant.status is TenantStatus.ACTIVE
+
+    def forget(self, client_id: str | None = None) -> None:
+        """Drop this process's copy of a changed client (all of them when None); other processes follow
+        within `CACHE_SECONDS`."""
+        if client_id is None:
+            self._cache.clear()
+        else:
+            self._cache.pop(client_id, None)
+
     def cached(self, client_id: str) -> OidcClient | None:
         """The client if this process holds a fresh copy; never asks the database."""
         cached = self._cache.get(client_id)
         return cached[0] if cached is not None and cached[1] > time.monotonic() else None
+
+    def for_tenant(self, tenant_id: str) -> Sequence[OidcClient]:
+        return self._clients.for_tenant(tenant_id)
 
     def hash_secret(self, secret: str) -> str:
         return keyed_hash(self._key, secret)

@@ -4,18 +4,22 @@ values) for the citizen's history. OIDC and SAML both come through here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from servicekonto.core.clock import Clock
-from servicekonto.domain.accounts import Account
+from servicekonto.domain.accounts import Account, StoredAttribute
 from servicekonto.domain.attributes import AttributeSource
 from servicekonto.domain.audit import AuditEvent
 from servicekonto.domain.auth_request import AuthRequest, AuthResult, ReleasedAttribute
 from servicekonto.domain.eid import has_mailbox
 from servicekonto.domain.ports import AccountRepository, ConsentRepository
 from servicekonto.domain.pseudonym import pseudonym
+from servicekonto.domain.transfers import Transfer, TransferLog
 from servicekonto.domain.trust import TrustLevel
 from servicekonto.services.audit import Auditor
+
+CARD_PSEUDONYM = "eid_pseudonym"  # catalogue key of the ID card's pseudonym (BundID `pseudonym`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,17 @@ class ReleaseService:
         self._auditor = auditor
         self._pseudonym_key = pseudonym_key
         self._clock = clock
+        self._card_pseudonym: Callable[[str, str], str | None] | None = None
+        self._transfers: TransferLog | None = None
+
+    def use_card_pseudonyms(self, card_pseudonym: Callable[[str, str], str | None]) -> None:
+        """With eID: (account id, sector) → the pseudonym of the account's ID card for that sector, the
+        `eid_pseudonym` attribute (BundID `pseudonym`, [BSB] §6.2), or None without a card."""
+        self._card_pseudonym = card_pseudonym
+
+    def record_transfers(self, transfers: TransferLog) -> None:
+        """Write every release from an account into the citizen's transfer history as well."""
+        self._transfers = transfers
 
     def plan(self, account: Account, request: AuthRequest) -> ReleasePlan:
         values = self._values(account, request)
@@ -73,31 +88,74 @@ class ReleaseService:
         """The AuthResult for a consented request: the consented values only, and one audit record."""
         consented = self._consents.granted(account.id, request.service_id) or frozenset()
         values = self._values(account, request)
+        if "eid" not in methods:
+            values.pop(CARD_PSEUDONYM, None)  # the card's pseudonym only when this login read the card
         released = tuple(values[k] for k in request.attribute_keys if k in values and k in consented)
         self._auditor.record(AuditEvent.DATA_RELEASED, account_id=account.id, tenant_id=request.tenant_id,
                              service=request.service_id, attributes=",".join(a.key for a in released))
+        if self._transfers is not None:  # the citizen's history (issue #8): keys, never values
+            self._transfers.record(Transfer(
+                account_id=account.id, occurred_at=self._clock.now(), tenant_id=request.tenant_id,
+                protocol=request.protocol, service_id=request.service_id, service_name=request.service_name,
+                attributes=tuple(a.key for a in released), trust_level=trust_level, methods=methods))
         return AuthResult(account_id=account.id, subject=self.subject(account.id, request.sector),
                           trust_level=trust_level, methods=methods, auth_time=auth_time, attributes=released,
                           session_id=session_id)
 
+    # -- temporary identification: the ID card's data once, no account, no pseudonym, nothing kept -----------
+
+    def plan_identified(self, values: Mapping[str, ReleasedAttribute], request: AuthRequest) -> ReleasePlan:
+        """What a temporary identification would send: the requested values the card gave. Always asked
+        (nothing is remembered), and never a pseudonym ([BSB] §5.3): an optional card pseudonym is left out,
+        a required one stays in the plan as missing, so the caller cannot send."""
+        values = {k: v for k, v in values.items() if k != CARD_PSEUDONYM}
+        items = tuple(PlannedAttribute(key=a.key, value=values[a.key].value if a.key in values else None,
+                                       source=values[a.key].source if a.key in values else None,
+                                       trust_level=values[a.key].trust_level if a.key in values else None,
+                                       essential=a.essential)
+                      for a in request.attributes if a.key != CARD_PSEUDONYM or a.essential)
+        return ReleasePlan(items=items, needs_consent=True)
+
+    def release_identified(self, values: Mapping[str, ReleasedAttribute], request: AuthRequest, *,
+                           trust_level: TrustLevel, methods: tuple[str, ...], auth_time: int) -> AuthResult:
+        """The AuthResult of a temporary identification the citizen agreed to: no account, no subject, no
+        consent stored; the audit record names the service and the keys, never a value or a person."""
+        plan = self.plan_identified(values, request)
+        released = tuple(values[i.key] for i in plan.available)
+        self._auditor.record(AuditEvent.DATA_RELEASED, tenant_id=request.tenant_id, service=request.service_id,
+                             attributes=",".join(a.key for a in released), method="eid", temporary="true")
+        return AuthResult(account_id="", subject="", trust_level=trust_level, methods=methods, auth_time=auth_time,
+                          attributes=released, session_id=None, temporary=True)
+
     def subject(self, account_id: str, sector: str) -> str:
         return pseudonym(self._pseudonym_key, account_id, sector)
 
-    def current_values(self, account: Account, keys: tuple[str, ...]) -> dict[str, ReleasedAttribute]:
-        """Today's values of keys released before (userinfo answers with current data)."""
+    def current_values(self, account: Account, keys: tuple[str, ...],
+                       stored: Sequence[StoredAttribute] | None = None) -> dict[str, ReleasedAttribute]:
+        """Today's values of keys released before (userinfo answers with current data); `stored`, the
+        account's attributes when the caller read them already."""
         wanted = set(keys)
-        return {k: v for k, v in self._all_values(account, wanted).items() if k in wanted}
+        return {k: v for k, v in self._all_values(account, wanted, stored).items() if k in wanted}
 
     def _values(self, account: Account, request: AuthRequest) -> dict[str, ReleasedAttribute]:
-        return self._all_values(account, set(request.attribute_keys))
+        values = self._all_values(account, set(request.attribute_keys))
+        if CARD_PSEUDONYM in request.attribute_keys and self._card_pseudonym is not None:
+            card = self._card_pseudonym(account.id, request.sector)
+            if card is not None:
+                source = AttributeSource.EID
+                values[CARD_PSEUDONYM] = ReleasedAttribute(CARD_PSEUDONYM, card, source.value, source.trust_level)
+        return values
 
-    def _all_values(self, account: Account, wanted: set[str]) -> dict[str, ReleasedAttribute]:
+    def _all_values(self, account: Account, wanted: set[str],
+                    stored_attributes: Sequence[StoredAttribute] | None = None) -> dict[str, ReleasedAttribute]:
         values: dict[str, ReleasedAttribute] = {}
         if "email" in wanted and has_mailbox(account.email):  # an eID account without an address has none
             source = AttributeSource.EMAIL_VERIFIED
             values["email"] = ReleasedAttribute("email", account.email, source.value, source.trust_level)
         if wanted - {"email"}:
-            for stored in self._accounts.attributes(account.id):
+            if stored_attributes is None:
+                stored_attributes = self._accounts.attributes(account.id)
+            for stored in stored_attributes:
                 if stored.key in wanted:
                     values[stored.key] = ReleasedAttribute(stored.key, stored.value, stored.source.value,
                                                            stored.trust_level)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 
 from servicekonto.core.clock import Clock
 from servicekonto.core.errors import Conflict, NotFound
 from servicekonto.core.ids import new_uuid
+from servicekonto.domain.admins import TenantNotActive
 from servicekonto.domain.ports import TenantRepository
 from servicekonto.domain.saml_sp import (
     SamlServiceProvider,
@@ -15,6 +17,9 @@ from servicekonto.domain.saml_sp import (
     SpAlreadyRegistered,
     SpMetadataReader,
 )
+from servicekonto.domain.tenants import TenantStatus
+
+TENANT_CACHE_SECONDS = 30.0
 
 
 class SamlSpService:
@@ -24,6 +29,7 @@ class SamlSpService:
         self._tenants = tenants
         self._read_metadata = read_metadata
         self._clock = clock
+        self._tenant_cache: dict[str, tuple[bool, float]] = {}
 
     def add(self, tenant_id: str, metadata_xml: bytes | str, *, signing_methods: Sequence[str] | None = None,
             encryption_methods: Sequence[str] | None = None) -> SamlServiceProvider:
@@ -50,6 +56,31 @@ class SamlSpService:
         return sp
 
     def get(self, entity_id: str) -> SamlServiceProvider | None:
+        """A suspended tenant's SPs stop answering with a clear error (issue #7)."""
+        sp = self._sps.get(entity_id)
+        if sp is not None and not self._tenant_active(sp.tenant_id):
+            raise TenantNotActive(f"tenant {sp.tenant_id}")
+        return sp
+
+    def _tenant_active(self, tenant_id: str) -> bool:
+        """Kept `TENANT_CACHE_SECONDS` per process, so the SP lookup of every AuthnRequest stays one query."""
+        now = time.monotonic()
+        cached = self._tenant_cache.get(tenant_id)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        tenant = self._tenants.get(tenant_id)
+        active = tenant is None or tenant.status is TenantStatus.ACTIVE
+        if len(self._tenant_cache) >= 10_000:
+            self._tenant_cache.clear()
+        self._tenant_cache[tenant_id] = (active, now + TENANT_CACHE_SECONDS)
+        return active
+
+    def forget_tenants(self) -> None:
+        """A tenant's status changed: this process asks again at once; others within `TENANT_CACHE_SECONDS`."""
+        self._tenant_cache.clear()
+
+    def registration(self, entity_id: str) -> SamlServiceProvider | None:
+        """The SP whatever its tenant's status (the citizen's own pages; see OidcClientService.registration)."""
         return self._sps.get(entity_id)
 
     def for_tenant(self, tenant_id: str) -> Sequence[SamlServiceProvider]:

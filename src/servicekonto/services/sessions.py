@@ -5,6 +5,7 @@ change or reset moves the account's session epoch on, which ends every older ses
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from servicekonto.core.clock import Clock
@@ -15,6 +16,7 @@ from servicekonto.domain.ports import AccountRepository, EphemeralStore
 from servicekonto.domain.trust import DEFAULT_SESSION_LIMITS, SessionLimits, TrustLevel
 
 TOUCH_INTERVAL = 60.0  # write the idle timestamp at most once a minute
+INDEX_PREFIX = "account-sessions:"  # per account: the storage hashes of its sessions (issue #8)
 
 
 @dataclass
@@ -44,17 +46,42 @@ class Session:
         return cls(id=session_id, **value)
 
 
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """Another session of the account as its sessions page shows it: `handle` is the keyed hash the store
+    knows it by (never the id a browser holds), `sid` what OIDC clients know it by."""
+
+    handle: str
+    device: str
+    methods: tuple[str, ...]
+    trust_level: TrustLevel
+    created_at: float
+    last_seen: float
+    sid: str
+
+
 class SessionService:
     def __init__(self, *, store: EphemeralStore, accounts: AccountRepository, clock: Clock, key: bytes,
-                 limits: dict[TrustLevel, SessionLimits] | None = None) -> None:
+                 limits: dict[TrustLevel, SessionLimits] | None = None,
+                 sid_of: Callable[[str], str] | None = None) -> None:
         self._store = store
         self._accounts = accounts
         self._clock = clock
         self._key = key
         self._limits = limits or DEFAULT_SESSION_LIMITS
+        self._sid_of = sid_of  # session id → the `sid` OIDC clients know (kept, so another page can log it out)
 
     def _storage_key(self, session_id: str) -> str:
-        return "session:" + keyed_hash(self._key, session_id)
+        return "session:" + self.handle(session_id)
+
+    def handle(self, session_id: str) -> str:
+        return keyed_hash(self._key, session_id)
+
+    def _index(self, session: Session) -> None:
+        if self._sid_of is not None:
+            session.data["sid"] = self._sid_of(session.id)
+        self._store.add_member(INDEX_PREFIX + session.account_id, self.handle(session.id),
+                               float(self._limits[session.trust_level].absolute))
 
     def _ttl(self, session: Session, now: float) -> float:
         limits = self._limits[session.trust_level]
@@ -66,12 +93,14 @@ class SessionService:
             self._store.put(self._storage_key(session.id), session.to_json(), ttl)
 
     def create(self, account: Account, *, level: TrustLevel, methods: list[str], auth_time: float | None = None,
-               epoch: int | None = None) -> Session:
-        """Always a new id (no session fixation, ASVS 3.2.1)."""
+               epoch: int | None = None, device: str = "") -> Session:
+        """Always a new id (no session fixation, ASVS 3.2.1). `device`: the reduced label ("Firefox / Linux")."""
         now = self._clock.timestamp()
         session = Session(id=random_token(32), account_id=account.id, trust_level=level, methods=list(methods),
                           auth_time=auth_time or now, created_at=now, last_seen=now,
-                          epoch=account.session_epoch if epoch is None else epoch, csrf_secret=random_token(16))
+                          epoch=account.session_epoch if epoch is None else epoch, csrf_secret=random_token(16),
+                          data={"device": device[:64]} if device else {})
+        self._index(session)
         self._save(session, now)
         return session
 
@@ -105,9 +134,43 @@ class SessionService:
         now = self._clock.timestamp()
         renewed = Session(id=random_token(32), account_id=session.account_id, trust_level=session.trust_level,
                           methods=session.methods, auth_time=session.auth_time, created_at=session.created_at,
-                          last_seen=now, epoch=epoch, csrf_secret=random_token(16), data=session.data)
+                          last_seen=now, epoch=epoch, csrf_secret=random_token(16), data=dict(session.data))
+        self._store.remove_member(INDEX_PREFIX + session.account_id, self.handle(session.id))
+        self._index(renewed)
         self._save(renewed, now)
         return renewed
 
     def end(self, session_id: str) -> None:
         self._store.delete(self._storage_key(session_id))
+
+    # -- the account's sessions (issue #8) ---------------------------------------------------------------
+
+    def of_account(self, account: Account) -> list[SessionInfo]:
+        """The account's live sessions, newest first; index entries of ended sessions are dropped."""
+        index = INDEX_PREFIX + account.id
+        handles = self._store.members(index)
+        raws = self._store.get_many(["session:" + h for h in handles]) if handles else []
+        now = self._clock.timestamp()
+        found = []
+        for handle, raw in zip(handles, raws, strict=True):
+            session = Session.from_json("", raw) if raw is not None else None
+            limits = self._limits[session.trust_level] if session else None
+            if (session is None or limits is None or session.account_id != account.id
+                    or session.epoch != account.session_epoch or now - session.created_at >= limits.absolute
+                    or now - session.last_seen >= limits.idle):
+                self._store.remove_member(index, handle)
+                continue
+            found.append(SessionInfo(handle=handle, device=session.data.get("device", ""),
+                                     methods=tuple(session.methods), trust_level=session.trust_level,
+                                     created_at=session.created_at, last_seen=session.last_seen,
+                                     sid=session.data.get("sid", "")))
+        return sorted(found, key=lambda info: info.created_at, reverse=True)
+
+    def end_of_account(self, account: Account, handle: str) -> SessionInfo | None:
+        """End one of the account's sessions by its handle (that browser is logged out at its next request);
+        None when the handle names no live session of this account."""
+        info = next((i for i in self.of_account(account) if i.handle == handle), None)
+        if info is not None:
+            self._store.delete("session:" + handle)
+            self._store.remove_member(INDEX_PREFIX + account.id, handle)
+        return info

@@ -17,10 +17,12 @@ from servicekonto.services.authentication import CredentialsInvalid
 from servicekonto.services.throttle import LoginLocked
 from servicekonto.services.tokens import TokenInvalid
 from servicekonto.web.consent_pages import allow_form_target, pending_request_origin
+from servicekonto.web.eid_pages import temporary_link
 from servicekonto.web.feedback import Message, error_message, field_errors, notice
 from servicekonto.web.forms import Form, browser_id, form_page, values_without_secrets
 from servicekonto.web.page_helpers import client_address, confirm_token_page, flow_for, redirect_to, render, service
 from servicekonto.web.pages import safe_local_path
+from servicekonto.web.passkey_pages import to_second_step as passkey_second_step
 from servicekonto.web.second_factor_pages import routes as second_factor_routes
 from servicekonto.web.second_factor_pages import second_step, start_session
 from servicekonto.web.session_context import (
@@ -108,7 +110,8 @@ def login(request: Request, form: Form) -> Response:
     return_to = safe_local_path(request.query_params.get("return_to"), "/konto")
     flow, expired = flow_for(request, FlowKind.LOGIN, data={"return_to": return_to})
     context: dict[str, object] = {"flow_id": flow.id,
-                                  "notice": expired or notice(request.query_params.get("hinweis"))}
+                                  "notice": expired or notice(request.query_params.get("hinweis")),
+                                  "temporary_link": temporary_link(request, return_to)}
     if request.method == "GET" or expired:
         page = render(request, "login.html", **context, values=values_without_secrets(form))
         return allow_form_target(page, pending_request_origin(request, return_to))
@@ -124,6 +127,9 @@ def login(request: Request, form: Form) -> Response:
         if headers:
             response.headers.update(headers)
         return response
+    if service(request, "passkeys").has_passkey(result.account.id):  # the passkey step, the app as alternative
+        second_step(request, flow, result.account, [result.method])
+        return allow_form_target(passkey_second_step(flow), pending_request_origin(request, return_to))
     if service(request, "second_factors").has_second_factor(result.account.id):
         return allow_form_target(second_step(request, flow, result.account, [result.method]),
                                  pending_request_origin(request, return_to))

@@ -27,6 +27,9 @@ from servicekonto.web.settings_pages import FIELD_LABELS, LEVEL_LABELS, SOURCE_L
 REACHABLE_LEVEL = TrustLevel.LOW
 # With an eID server configured, the ID card and its PIN reach "hoch" (issue #6).
 EID_LEVEL = TrustLevel.HIGH
+# A passkey bound to the ID card (registered in a session at level 4) reaches "substanziell" (issue #9).
+BOUND_PASSKEY_LEVEL = TrustLevel.SUBSTANTIAL
+PASSKEY_STEP = "/anmelden/passkey-bestaetigen"
 
 
 class Finisher(Protocol):
@@ -97,6 +100,16 @@ def continue_request(request: Request, auth_request: AuthRequest, *, fresh: bool
         return _login_page(auth_request, again=True)
     if session.trust_level < auth_request.min_level:
         by_eid = auth_request.min_level == EID_LEVEL and service(request, "eid") is not None
+        if auth_request.min_level == BOUND_PASSKEY_LEVEL and not silent:
+            # Level 3: a passkey bound to the ID card; without one, an essential level explains how to get it.
+            if service(request, "passkeys").has_bound_passkey(session.account.id):
+                service(request, "auth_requests").save(auth_request)
+                return RedirectResponse(PASSKEY_STEP + "?" + urlencode(
+                    {"stufe": str(int(BOUND_PASSKEY_LEVEL)), "return_to": f"/anmeldung/{auth_request.id}"}),
+                    status_code=303)
+            if auth_request.level_essential:
+                service(request, "auth_requests").save(auth_request)
+                return _bound_passkey_page(request, auth_request)
         if auth_request.level_essential and ((auth_request.min_level > REACHABLE_LEVEL and not by_eid) or silent):
             return _refuse_level(request, auth_request)
         if by_eid and auth_request.level_essential:
@@ -107,6 +120,10 @@ def continue_request(request: Request, auth_request: AuthRequest, *, fresh: bool
         if auth_request.min_level <= REACHABLE_LEVEL and not silent:
             # Step up (DESIGN.md §2): the second factor if the account has one; if not, an essential level
             # is explained (set one up, or go back), a voluntary one is answered with the level reached.
+            if service(request, "passkeys").has_passkey(session.account.id):
+                service(request, "auth_requests").save(auth_request)
+                return RedirectResponse(PASSKEY_STEP + "?" + urlencode(
+                    {"return_to": f"/anmeldung/{auth_request.id}"}), status_code=303)
             if service(request, "second_factors").has_second_factor(session.account.id):
                 service(request, "auth_requests").save(auth_request)
                 return RedirectResponse("/anmelden/zweiter-faktor?" + urlencode(
@@ -138,6 +155,17 @@ def _step_up_page(request: Request, auth_request: AuthRequest, status: int = 200
                   level=str(LEVEL_LABELS[int(auth_request.min_level)]), request_id=auth_request.id,
                   setup_link="/konto/zwei-faktor/einrichten?" + urlencode(
                       {"return_to": f"/anmeldung/{auth_request.id}"}))
+    return allow_form_target(page, auth_request.return_origin)
+
+
+def _bound_passkey_page(request: Request, auth_request: AuthRequest) -> Response:
+    """This service needs level 3 and the account has no passkey bound to the ID card: how to get one (log
+    in with the card, then add a passkey), the card itself (level 4 satisfies 3), or back."""
+    eid_link = "/konto/vertrauensniveau?" + urlencode({"return_to": f"/anmeldung/{auth_request.id}"}) \
+        if service(request, "eid") is not None else ""
+    page = render(request, "passkey_level_required.html", service_name=auth_request.service_name,
+                  level=str(LEVEL_LABELS[int(auth_request.min_level)]), request_id=auth_request.id,
+                  eid_link=eid_link)
     return allow_form_target(page, auth_request.return_origin)
 
 

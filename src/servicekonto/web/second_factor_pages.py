@@ -15,6 +15,7 @@ from servicekonto.core.errors import ServicekontoError
 from servicekonto.domain.accounts import Account
 from servicekonto.domain.audit import AuditEvent
 from servicekonto.domain.flows import Flow, FlowKind, FlowState
+from servicekonto.domain.privacy import device_label
 from servicekonto.domain.trust import TrustLevel
 from servicekonto.services.authentication import CredentialsInvalid
 from servicekonto.services.second_factor import (
@@ -43,7 +44,11 @@ def start_session(request: Request, account: Account, *, level: TrustLevel, meth
     old = current_session(request)
     if old is not None:
         sessions.end(old.id)
-    return sessions.create(account, level=level, methods=list(dict.fromkeys(methods)), auth_time=auth_time)
+    session: Session = sessions.create(account, level=level, methods=list(dict.fromkeys(methods)),
+                                       auth_time=auth_time, device=device_label(request.headers.get("user-agent")))
+    if (privacy := service(request, "privacy")) is not None:  # new-device notice (issue #8)
+        privacy.login_from(account, browser_id(request), session.data.get("device", ""))
+    return session
 
 
 def second_step(request: Request, flow: Flow, account: Account, methods: list[str]) -> Response:
@@ -115,7 +120,8 @@ def login_second_factor(request: Request, form: Form) -> Response:
     return_to = safe_local_path(str(flow.data.get("return_to", "")), "/konto")
     origin = pending_request_origin(request, return_to)
     context: dict[str, object] = {"flow_id": flow.id, "recovery": recovery, "recovery_mode": RECOVERY_MODE,
-                                  "step_up": bool(flow.data.get("step_up"))}
+                                  "step_up": bool(flow.data.get("step_up")),
+                                  "passkey": service(request, "passkeys").has_passkey(account.id)}
     if request.method == "GET":
         return allow_form_target(render(request, "login_second_factor.html", **context), origin)
     factors = service(request, "second_factors")

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from servicekonto.core import i18n
 from servicekonto.core.errors import InvalidInput
 from servicekonto.domain.attributes import MASTER_DATA_KEYS, AttributeSource
+from servicekonto.domain.eid import has_mailbox
 from servicekonto.domain.flows import FlowKind, FlowState
 from servicekonto.domain.normalise import GENDER_LABELS, Gender
 from servicekonto.domain.passwords import PasswordRejected
@@ -32,6 +33,7 @@ FIELD_LABELS = {
     "street_address": i18n._l("Street and house number"), "postal_code": i18n._l("Postcode"),
     "locality": i18n._l("City"), "country": i18n._l("Country"), "phone": i18n._l("Phone"),
     "de_mail": i18n._l("De-Mail address"), "email": i18n._l("E-mail address"),
+    "eid_pseudonym": i18n._l("Pseudonym of your ID card"),
 }
 SOURCE_LABELS = {
     AttributeSource.SELF_DECLARED: i18n._l("entered by you"),
@@ -76,8 +78,11 @@ def overview(request: Request, form: Form) -> Response:
              "source": str(SOURCE_LABELS[data.attributes[key].source]),
              "level": str(LEVEL_LABELS[int(data.attributes[key].trust_level)])}
             for key in MASTER_DATA_KEYS if key in data.attributes]
+    from_card = any(a.source is AttributeSource.EID for a in data.attributes.values())
     return render(request, "account/overview.html", account=account, rows=rows,
                    session_level=str(LEVEL_LABELS[int(session.trust_level)]),
+                   has_email=has_mailbox(account.email),
+                   can_upgrade=service(request, "eid") is not None and not from_card,
                    notice=notice(request.query_params.get("hinweis")))
 
 
@@ -97,6 +102,10 @@ def master_data(request: Request, form: Form) -> Response:
         "countries": countries(locale), "nationalities": nationalities(locale),
         "genders": [(g.value, str(label)) for g, label in GENDER_LABELS.items()],
     }
+    # Read from the ID card: shown read-only, changed only by reading the card again (issue #6).
+    context["from_card"] = {a.key: display_value(a.key, a.value)
+                            for a in service(request, "accounts").overview(account).attributes.values()
+                            if a.source is AttributeSource.EID}
     if request.method == "GET":
         stored = service(request, "accounts").master_data(account)
         return render(request, "account/master_data.html", **context, values=stored,
@@ -138,11 +147,12 @@ def change_password(request: Request, form: Form) -> Response:
 def change_email(request: Request, form: Form) -> Response:
     _session, account = require_account(request)
     if request.method == "GET":
-        return render(request, "account/email.html", account=account)
+        return render(request, "account/email.html", account=account, has_email=has_mailbox(account.email))
     try:
         service(request, "accounts").request_email_change(account, form.get("new_email", ""))
     except InvalidInput as exc:
         return render(request, "account/email.html", 400, account=account, values=values_without_secrets(form),
+                       has_email=has_mailbox(account.email),
                        errors=field_errors(exc, default_field="new_email"))
     return redirect_to("/konto", hinweis="email_change_sent")
 
@@ -164,11 +174,13 @@ def delete(request: Request, form: Form) -> Response:
     flow, expired = flow_for(request, FlowKind.DELETION)
     if request.method == "GET" or expired:
         return render(request, "account/delete.html", account=account, flow_id=flow.id, notice=expired)
+    grants = service(request, "privacy").live_grants(account)  # read before the rows go with the account
     try:
         service(request, "accounts").delete(account, password=form.get("password", ""), address=client_address(request))
     except (CredentialsInvalid, LoginLocked) as exc:
         return render(request, "account/delete.html", 429 if isinstance(exc, LoginLocked) else 400,
                        account=account, flow_id=flow.id, errors={"password": error_message(exc)})
+    service(request, "oidc").notify_logout(grants)  # portals that registered hear of it (issue #8)
     flows = service(request, "flows")
     flows.advance(flow, FlowState.DELETED)
     flows.finish(flow)

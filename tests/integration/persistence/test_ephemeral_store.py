@@ -151,3 +151,34 @@ def test_get_many_keeps_order_and_skips_expired(store: EphemeralStore) -> None:
     time.sleep(SHORT + 0.2)
     assert store.get_many(["three", "missing", "gone", "one"]) == [b"3", None, None, b"1"]
     assert store.get_many([]) == []
+
+
+def test_set_members_live_by_their_own_ttl(store: EphemeralStore) -> None:
+    assert store.members("set") == []
+    store.add_member("set", "b", TTL)
+    store.add_member("set", "a", TTL)
+    store.add_member("set", "brief", SHORT)
+    store.add_member("set", "a", TTL)  # adding again renews, never duplicates
+    assert store.members("set") == ["a", "b", "brief"]
+    time.sleep(SHORT + 0.2)
+    assert store.members("set") == ["a", "b"]
+    store.remove_member("set", "a")
+    store.remove_member("set", "missing")  # removing nothing is fine
+    assert store.members("set") == ["b"]
+    store.remove_member("set", "b")
+    assert store.members("set") == []
+    store.add_member("set", "c", TTL)
+    assert store.members("set") == ["c"]
+
+
+def test_set_members_are_added_atomically_under_concurrency(store: EphemeralStore) -> None:
+    def add(prefix: str) -> None:
+        for i in range(10):
+            store.add_member("crowd", f"{prefix}{i}", TTL)
+
+    threads = [threading.Thread(target=add, args=(p,)) for p in "wxyz"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(store.members("crowd")) == 40

@@ -77,12 +77,17 @@ def test_a_context_nobody_can_meet_is_answered_with_no_authn_context_before_any_
 
 @pytest.mark.usefixtures("portal")
 def test_exact_is_a_requirement_not_the_lowest_level(client: TestClient, settings: Settings) -> None:
-    """Logged in with a password (Basisregistrierung): "exact" Level-3 is not met and not read as Level-1;
-    "exact" Level-1 is."""
+    """Logged in with a password (Basisregistrierung): "exact" Level-3 is not met and not read as Level-1
+    (the citizen has no way to reach it and cancels); "exact" Level-1 is."""
     register_and_verify(client, settings.data_dir / "outbox")
     login(client)
     request_id = "_" + secrets.token_hex(12)
     page = send(client, settings, authn_context("STORK-QAA-Level-3", comparison="exact"), request_id)
+    # Level 3 needs a passkey bound to the ID card: the page explains; cancelling answers NoAuthnContext.
+    while page.status_code == 303 and page.headers["location"].startswith("/"):
+        page = client.get(page.headers["location"], follow_redirects=False)
+    action, token = form_action(page.text, "/anmeldung/")
+    page = client.post(action, data={"decision": "cancel", "csrf_token": token}, follow_redirects=False)
     assert status_at_acs(page, request_id) == (RESPONDER, NO_AUTHN_CONTEXT)
 
     request_id = "_" + secrets.token_hex(12)

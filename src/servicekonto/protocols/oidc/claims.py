@@ -93,7 +93,8 @@ def user_claims(attributes: dict[str, ReleasedAttribute]) -> dict[str, Any]:
     """Released attributes as claims: the address as one object (§5.1.1); values from a verified source
     also in `verified_claims` (OpenID Connect for Identity Assurance 1.0)."""
     claims: dict[str, Any] = {}
-    verified: dict[str, Any] = {}
+    verified: dict[str, dict[str, Any]] = {}  # by source
+    levels: dict[str, TrustLevel] = {}
     for key, attribute in attributes.items():
         claim = BY_KEY[key].oidc_claim
         if not claim:
@@ -104,14 +105,28 @@ def user_claims(attributes: dict[str, ReleasedAttribute]) -> dict[str, Any]:
             claim = claim.removeprefix(ADDRESS_PART)
         target[claim] = [attribute.value] if claim == "nationalities" else attribute.value
         if attribute.source in VERIFIED_SOURCES:
-            verified[claim] = target[claim]
+            group = verified.setdefault(attribute.source, {})
+            if target is claims:
+                group[claim] = target[claim]
+            else:
+                group.setdefault("address", {})[claim] = target[claim]
+            levels[attribute.source] = max(levels.get(attribute.source, TrustLevel.BASIC), attribute.trust_level)
     if "email" in claims:
         claims["email_verified"] = True
     if verified:
-        trust = max((a.trust_level for a in attributes.values() if a.source in VERIFIED_SOURCES),
-                    default=TrustLevel.BASIC)
-        claims["verified_claims"] = {
-            "verification": {"trust_framework": "eidas", "assurance_level": _EIDAS_SHORT.get(trust, "low")},
-            "claims": verified,
-        }
+        groups = [{"verification": _verification(source, levels[source]), "claims": values}
+                  for source, values in verified.items()]
+        claims["verified_claims"] = groups[0] if len(groups) == 1 else groups
     return claims
+
+
+def _verification(source: str, level: TrustLevel) -> dict[str, Any]:
+    """How the values of one source were verified (OpenID Connect for Identity Assurance 1.0 §5.1; one
+    `verified_claims` object per source, an array when there are several, §5.2). Values read from the ID card
+    carry their evidence: the document, checked by its chip's cryptographic features (`vcrypt`, IDA
+    predefined values), an ID card or residence permit."""
+    verification: dict[str, Any] = {"trust_framework": "eidas",
+                                    "assurance_level": _EIDAS_SHORT.get(level, "low")}
+    if source == AttributeSource.EID.value:
+        verification["evidence"] = [{"type": "document", "check_details": [{"check_method": "vcrypt"}]}]
+    return verification

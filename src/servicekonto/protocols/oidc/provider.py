@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote
@@ -31,7 +32,7 @@ from servicekonto.core.crypto import keyed_hash
 from servicekonto.core.ids import random_token
 from servicekonto.core.urls import add_query, origin
 from servicekonto.domain.audit import AuditEvent
-from servicekonto.domain.auth_request import AuthRequest, AuthResult
+from servicekonto.domain.auth_request import AuthRequest, AuthResult, ReleasedAttribute
 from servicekonto.domain.clients import SIGNING_ALGORITHMS, AccessTokenFormat, GrantType, OidcClient
 from servicekonto.domain.grants import Grant, RefreshTokenState
 from servicekonto.domain.keys import KeyPurpose
@@ -72,6 +73,7 @@ GRANT_SECONDS = 12 * 3600  # refresh tokens live as long as the longest login se
 PAR_SECONDS = 90
 CODE_REPLAY_MEMORY = 600
 AMR = {"password": "pwd", "pwd": "pwd", "eid": "hwk", "passkey": "hwk", "totp": "otp"}
+TEMPORARY_SUBJECT_PREFIX = "temporary-"  # `sub` of a temporary identification: one response, no account
 
 
 class OpenIdProvider:
@@ -152,6 +154,8 @@ class OpenIdProvider:
         """The code goes back to the client (RFC 6749 §4.1.2), with `iss` (RFC 9207)."""
         request = Request("GET", f"{self.issuer}/oidc/authorize", {},
                           [(k, v) for k, v in auth_request.protocol_state["pairs"]])
+        if result.temporary:
+            result = self._temporary(result)
         subject = Subject(account_id=result.account_id, subject=result.subject,
                           acr=result.trust_level.name_in(auth_request.level_vocabulary), amr=_amr(result.methods),
                           auth_time=result.auth_time, claims=tuple(a.key for a in result.attributes),
@@ -162,6 +166,27 @@ class OpenIdProvider:
             return self._error_response(error, dict(request.payload.data))
         return self._with_issuer(self.server.create_authorization_response(request, grant_user=subject,
                                                                            grant=grant))
+
+    def _temporary(self, result: AuthResult) -> AuthResult:
+        """A temporary identification (docs/integration/eid.md): no account, so no pairwise pseudonym — `sub` is
+        a random value used for this one response (OIDC Core §2 only asks that it is never reassigned). The
+        released values wait in the ephemeral store for the first userinfo call, at most as long as the code
+        and its access token live; no grant, refresh token or consent is stored."""
+        subject = TEMPORARY_SUBJECT_PREFIX + random_token(32)
+        self.store.put(f"oidc:temporary:{keyed_hash(self.key, subject)}", json.dumps(
+            [[a.key, a.value, a.source, int(a.trust_level)] for a in result.attributes]).encode(),
+            CODE_SECONDS + ACCESS_TOKEN_SECONDS)
+        return replace(result, subject=subject)
+
+    def _temporary_userinfo(self, claims: dict[str, Any]) -> ProtocolResponse | None:
+        """Userinfo of a temporary identification's access token: its values once, then only `sub`."""
+        subject = str(claims.get("sub", ""))
+        if not subject.startswith(TEMPORARY_SUBJECT_PREFIX):
+            return None
+        raw = self.store.take(f"oidc:temporary:{keyed_hash(self.key, subject)}")
+        values = {key: ReleasedAttribute(key, value, source, TrustLevel(level))
+                  for key, value, source, level in (json.loads(raw) if raw else [])}
+        return ProtocolResponse(200, {"sub": subject, **oidc_claims.user_claims(values)}, JSON_HEADERS)
 
     def refuse(self, auth_request: AuthRequest, error: str = "access_denied",
                description: str = "The citizen did not agree.") -> ProtocolResponse:
@@ -277,13 +302,13 @@ class OpenIdProvider:
             value = random_token(32)
             self.store.put(self._opaque_key(value), json.dumps(claims).encode(), ACCESS_TOKEN_SECONDS)
             token["access_token"] = value
-        if user is not None and include_refresh_token:
+        if user is not None and include_refresh_token and user.account_id:  # none for a temporary identification
             token["refresh_token"] = random_token(32)
         return token
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         user: Subject | None = request.user
-        if user is None:
+        if user is None or not user.account_id:  # a temporary identification keeps no grant
             return
         now = self.clock.now()
         refresh = token.get("refresh_token")
@@ -451,12 +476,14 @@ class OpenIdProvider:
     def userinfo(self, access_token: str) -> ProtocolResponse:
         """OIDC Core §5.3: today's values of what was released under the token's grant."""
         claims = self.access_token_claims(access_token)
-        grant = self.grants.get(claims["gid"]) if claims and claims.get("gid") else None
-        account = self.accounts.get(grant.account_id) if grant and grant.is_live(self.clock.now()) else None
-        if claims is None or grant is None or account is None or not account.is_active:
+        if claims and (temporary := self._temporary_userinfo(claims)) is not None:
+            return temporary
+        found = self.grants.with_account(claims["gid"]) if claims and claims.get("gid") else None
+        if found is None or not found[0].is_live(self.clock.now()) or not found[1].is_active:
             return ProtocolResponse(401, {"error": "invalid_token"}, [
                 ("WWW-Authenticate", 'Bearer error="invalid_token"'), *JSON_HEADERS])
-        values = self.release.current_values(account, grant.claims)
+        grant, account, attributes = found  # one round trip for the grant, the account and its attributes
+        values = self.release.current_values(account, grant.claims, attributes)
         body = {"sub": grant.subject, **oidc_claims.user_claims(values)}
         client = self.clients.get(grant.client_id)
         if client is not None and client.userinfo_signed_response_alg:
@@ -496,6 +523,17 @@ class OpenIdProvider:
         sent: list[Future[bool]] = []
         for grant in self.grants.revoke_for_session(session_hash, now=self.clock.now()):
             self.auditor.record(AuditEvent.OIDC_GRANT_REVOKED, account_id=grant.account_id, actor=grant.client_id)
+            client = self.clients.get(grant.client_id)
+            if client is not None and client.backchannel_logout_uri and self.backchannel is not None:
+                sent.append(self.backchannel.send(client.backchannel_logout_uri, self.logout_token(client, grant),
+                                                  client_id=client.client_id))
+        return sent
+
+    def notify_logout(self, grants: Iterable[Grant]) -> list[Future[bool]]:
+        """Grants that ended outside a logout (a consent withdrawn, the account deleted; the caller revoked
+        them): tell each client that registered a back-channel logout URI (Back-Channel Logout 1.0 §2.4)."""
+        sent: list[Future[bool]] = []
+        for grant in grants:
             client = self.clients.get(grant.client_id)
             if client is not None and client.backchannel_logout_uri and self.backchannel is not None:
                 sent.append(self.backchannel.send(client.backchannel_logout_uri, self.logout_token(client, grant),

@@ -1,5 +1,5 @@
 """XML Encryption of a signed Assertion for one SP (XML Encryption Syntax and Processing 1.1), in process with
-`cryptography` and lxml (DESIGN.md §7: never the xmlsec1 command line).
+`cryptography` (DESIGN.md §7: never the xmlsec1 command line).
 
 The form is the one every SP library we know reads: `xenc:EncryptedData Type="…#Element"` with the
 `xenc:EncryptedKey` inline in its `ds:KeyInfo` (XML Enc §3.5.1; python3-saml requires a `ds:KeyInfo` there,
@@ -29,7 +29,6 @@ from cryptography.hazmat.primitives.asymmetric import padding as asymmetric_padd
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from lxml import etree
 
 from servicekonto.protocols.saml.xml import DS
 
@@ -80,19 +79,21 @@ def _public_key(certificate_pem: str) -> Any:
     return x509.load_pem_x509_certificate(certificate_pem.encode()).public_key()
 
 
-def encrypt_element(plaintext: bytes, *, certificate_pem: str, algorithms: EncryptionAlgorithms) -> etree._Element:
-    """`xenc:EncryptedData` holding `plaintext` (one serialised element, UTF-8, no XML declaration) for the RSA
-    key of `certificate_pem`, with a fresh content key (XML Enc §4.1 steps 1–3, 4.2)."""
+def encrypted_data(plaintext: bytes, *, certificate_pem: str, algorithms: EncryptionAlgorithms) -> bytes:
+    """`xenc:EncryptedData`, serialised, holding `plaintext` (one serialised element, UTF-8, no XML declaration)
+    for the RSA key of `certificate_pem`, with a fresh content key (XML Enc §4.1 steps 1–3, 4.2). Written as
+    text: every value in it is an algorithm URI of ours or base64, and the caller splices it into the Response
+    without parsing it again."""
     public_key = _public_key(certificate_pem)
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise ValueError("an encryption certificate must hold an RSA key")
     content_key = os.urandom(_KEY_BYTES[algorithms.content])
-    encrypted_data = etree.Element(_xenc("EncryptedData"), nsmap={"xenc": XENC, "ds": DS}, Type=TYPE_ELEMENT)
-    etree.SubElement(encrypted_data, _xenc("EncryptionMethod"), Algorithm=algorithms.content)
-    key_info = etree.SubElement(encrypted_data, f"{{{DS}}}KeyInfo")
-    key_info.append(_encrypted_key(content_key, public_key, algorithms.key_transport))
-    _append_cipher_data(encrypted_data, encrypt_content(content_key, plaintext, algorithms.content))
-    return encrypted_data
+    wrapped = public_key.encrypt(content_key, oaep_padding(algorithms.key_transport))
+    ciphertext = encrypt_content(content_key, plaintext, algorithms.content)
+    return (f'<xenc:EncryptedData xmlns:xenc="{XENC}" xmlns:ds="{DS}" Type="{TYPE_ELEMENT}">'
+            f'<xenc:EncryptionMethod Algorithm="{algorithms.content}"/><ds:KeyInfo><xenc:EncryptedKey>'
+            f"{_KEY_TRANSPORT_METHODS[algorithms.key_transport]}{_cipher_data(wrapped)}</xenc:EncryptedKey>"
+            f"</ds:KeyInfo>{_cipher_data(ciphertext)}</xenc:EncryptedData>").encode()
 
 
 def encrypt_content(key: bytes, plaintext: bytes, algorithm: str) -> bytes:
@@ -112,7 +113,7 @@ def encrypt_content(key: bytes, plaintext: bytes, algorithm: str) -> bytes:
 
 def oaep_padding(algorithm: str) -> asymmetric_padding.OAEP:
     """rsa-oaep-mgf1p: SHA-1 digest, MGF1-SHA-1 (XML Enc §5.4.2); xmlenc11#rsa-oaep: SHA-256 digest with
-    MGF1-SHA-256 (XML Enc 1.1 §5.5.2), both named in the EncryptedKey by `_key_transport_method`."""
+    MGF1-SHA-256 (XML Enc 1.1 §5.5.2), both named in the EncryptedKey by `_KEY_TRANSPORT_METHODS`."""
     if algorithm == RSA_OAEP_MGF1P:  # SHA-1 inside OAEP needs no collision resistance (module docstring)
         sha1 = hashes.SHA1()  # noqa: S303
         return asymmetric_padding.OAEP(mgf=asymmetric_padding.MGF1(sha1), algorithm=sha1, label=None)
@@ -122,28 +123,15 @@ def oaep_padding(algorithm: str) -> asymmetric_padding.OAEP:
     raise ValueError(f"unsupported key transport algorithm {algorithm!r}")
 
 
-def _xenc(tag: str) -> str:
-    return f"{{{XENC}}}{tag}"
+# The EncryptedKey's method with its parameters spelled out (XML Enc §3.5.1), so no reader relies on a default.
+_KEY_TRANSPORT_METHODS = {
+    RSA_OAEP_MGF1P: f'<xenc:EncryptionMethod Algorithm="{RSA_OAEP_MGF1P}"><ds:DigestMethod Algorithm="{DIGEST_SHA1}"/>'
+                    "</xenc:EncryptionMethod>",
+    RSA_OAEP: f'<xenc:EncryptionMethod Algorithm="{RSA_OAEP}"><ds:DigestMethod Algorithm="{DIGEST_SHA256}"/>'
+              f'<xenc11:MGF xmlns:xenc11="{XENC11}" Algorithm="{MGF1_SHA256}"/></xenc:EncryptionMethod>',
+}
 
 
-def _encrypted_key(content_key: bytes, public_key: rsa.RSAPublicKey, algorithm: str) -> etree._Element:
-    """`xenc:EncryptedKey` (XML Enc §3.5.1) with its parameters spelled out, so no reader relies on a default."""
-    encrypted_key = etree.Element(_xenc("EncryptedKey"), nsmap={"xenc": XENC, "ds": DS})
-    encrypted_key.append(_key_transport_method(algorithm))
-    _append_cipher_data(encrypted_key, public_key.encrypt(content_key, oaep_padding(algorithm)))
-    return encrypted_key
-
-
-def _key_transport_method(algorithm: str) -> etree._Element:
-    method = etree.Element(_xenc("EncryptionMethod"), Algorithm=algorithm)
-    if algorithm == RSA_OAEP_MGF1P:
-        etree.SubElement(method, f"{{{DS}}}DigestMethod", Algorithm=DIGEST_SHA1)
-    else:
-        etree.SubElement(method, f"{{{DS}}}DigestMethod", Algorithm=DIGEST_SHA256)
-        etree.SubElement(method, f"{{{XENC11}}}MGF", nsmap={"xenc11": XENC11}, Algorithm=MGF1_SHA256)
-    return method
-
-
-def _append_cipher_data(parent: etree._Element, octets: bytes) -> None:
-    cipher_data = etree.SubElement(parent, _xenc("CipherData"))
-    etree.SubElement(cipher_data, _xenc("CipherValue")).text = base64.b64encode(octets).decode("ascii")
+def _cipher_data(octets: bytes) -> str:
+    return (f"<xenc:CipherData><xenc:CipherValue>{base64.b64encode(octets).decode('ascii')}</xenc:CipherValue>"
+            "</xenc:CipherData>")

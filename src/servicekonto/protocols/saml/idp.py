@@ -48,7 +48,7 @@ from servicekonto.services.saml_sps import SamlSpService
 # Without a list of requested attributes (no AKDB extension, Version 1, or an unsigned request) BundID
 # returns what the account holds: the master data and the e-mail address, each still subject to consent.
 DEFAULT_KEYS = (*MASTER_DATA_KEYS, "email")
-TECHNICAL_KEYS = frozenset({"pseudonym", "trust_level", "proved_by", "mfa"})
+TECHNICAL_KEYS = frozenset({"pseudonym", "trust_level", "proved_by", "mfa", "version"})
 STATUS_RESPONDER = "urn:oasis:names:tc:SAML:2.0:status:Responder"
 STATUS_REQUESTER = "urn:oasis:names:tc:SAML:2.0:status:Requester"
 SUB_STATUS = {
@@ -155,7 +155,8 @@ class SamlIdentityProvider:
             level_vocabulary=request.level_vocabulary or Vocabulary.STORK,
             level_essential=request.min_level is not None,  # Comparison="minimum" binds ([BSB] §5.1)
             attributes=attributes, force_login=request.force_authn, locale=request.lang,
-            protocol_state=state, created_at=self._clock.timestamp(), return_origin=origin(request.acs_url))
+            protocol_state=state, created_at=self._clock.timestamp(), return_origin=origin(request.acs_url),
+            temporary_allowed=all(key != "pseudonym" for key, _required in requested))
 
     def finish(self, auth_request: AuthRequest, result: AuthResult, *, session_hash: str | None) -> PostPage:
         state = auth_request.protocol_state
