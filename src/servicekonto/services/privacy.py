@@ -54,10 +54,10 @@ class PrivacyService:
     # -- consents ---------------------------------------------------------------------------------------
 
     def _service(self, service_id: str) -> tuple[str, str]:
-        client = self._clients.get(service_id) if len(service_id) <= 64 else None
+        client = self._clients.registration(service_id) if len(service_id) <= 64 else None
         if client is not None:
             return client.name, "oidc"
-        sp = self._saml_sps.get(service_id)
+        sp = self._saml_sps.registration(service_id)
         if sp is not None:
             return sp.name, "saml"
         return service_id, ""

@@ -31,6 +31,7 @@ from servicekonto.core.clock import Clock
 from servicekonto.core.crypto import keyed_hash
 from servicekonto.core.ids import random_token
 from servicekonto.core.urls import add_query, origin
+from servicekonto.domain.admins import TenantNotActive
 from servicekonto.domain.audit import AuditEvent
 from servicekonto.domain.auth_request import AuthRequest, AuthResult, ReleasedAttribute
 from servicekonto.domain.clients import SIGNING_ALGORITHMS, AccessTokenFormat, GrantType, OidcClient
@@ -467,11 +468,17 @@ class OpenIdProvider:
                 and client.token_endpoint_auth_method in ("client_secret_basic", "client_secret_post"))
 
     def token(self, uri: str, headers: Mapping[str, str], pairs: list[tuple[str, str]]) -> ProtocolResponse:
-        return self.server.create_token_response(Request("POST", uri, headers, pairs))  # type: ignore[no-any-return]
+        try:
+            return self.server.create_token_response(Request("POST", uri, headers, pairs))  # type: ignore[no-any-return]
+        except TenantNotActive:
+            return _SUSPENDED_CLIENT
 
     def endpoint(self, name: str, uri: str, headers: Mapping[str, str],
                  pairs: list[tuple[str, str]]) -> ProtocolResponse:
-        return self.server.create_endpoint_response(name, Request("POST", uri, headers, pairs))  # type: ignore[no-any-return]
+        try:
+            return self.server.create_endpoint_response(name, Request("POST", uri, headers, pairs))  # type: ignore[no-any-return]
+        except TenantNotActive:
+            return _SUSPENDED_CLIENT
 
     def userinfo(self, access_token: str) -> ProtocolResponse:
         """OIDC Core §5.3: today's values of what was released under the token's grant."""
@@ -483,10 +490,16 @@ class OpenIdProvider:
             return ProtocolResponse(401, {"error": "invalid_token"}, [
                 ("WWW-Authenticate", 'Bearer error="invalid_token"'), *JSON_HEADERS])
         grant, account, attributes = found  # one round trip for the grant, the account and its attributes
+        try:
+            client = self.clients.get(grant.client_id)
+        except TenantNotActive:  # a suspended tenant's tokens no longer work
+            client = None
+        if client is None:
+            return ProtocolResponse(401, {"error": "invalid_token"}, [
+                ("WWW-Authenticate", 'Bearer error="invalid_token"'), *JSON_HEADERS])
         values = self.release.current_values(account, grant.claims, attributes)
         body = {"sub": grant.subject, **oidc_claims.user_claims(values)}
-        client = self.clients.get(grant.client_id)
-        if client is not None and client.userinfo_signed_response_alg:
+        if client.userinfo_signed_response_alg:
             signed = self._sign({}, {**body, "iss": self.issuer, "aud": client.client_id},
                                 client.userinfo_signed_response_alg)
             return ProtocolResponse(200, signed, [("Content-Type", "application/jwt"), ("Cache-Control", "no-store")])
@@ -549,6 +562,12 @@ class OpenIdProvider:
             claims["sid"] = grant.session_hash
         return self._sign({"typ": "logout+jwt"}, claims, client.id_token_signed_response_alg)
 
+
+
+# A client of a suspended tenant, at the token, revocation and introspection endpoints: an OAuth error
+# (RFC 6749 §5.2) that client libraries understand, rather than our error page.
+_SUSPENDED_CLIENT = ProtocolResponse(401, {"error": "invalid_client",
+                                           "error_description": "The client's tenant is suspended."}, JSON_HEADERS)
 
 
 def _basic_client_id(authorization: str) -> str | None:
