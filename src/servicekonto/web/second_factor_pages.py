@@ -48,6 +48,7 @@ def start_session(request: Request, account: Account, *, level: TrustLevel, meth
                                        auth_time=auth_time, device=device_label(request.headers.get("user-agent")))
     if (privacy := service(request, "privacy")) is not None:  # new-device notice (issue #8)
         privacy.login_from(account, browser_id(request), session.data.get("device", ""))
+    request.state.session = session  # a page rendered by this request binds its forms to the new session
     return session
 
 

@@ -493,3 +493,17 @@ def test_saml_request_for_level_two_steps_up_and_states_mfa(browser: Browser) ->
     assert assertion.findtext(class_ref, namespaces=ns) == "STORK-QAA-Level-2"
     mfa = assertion.find("saml:AttributeStatement/saml:Attribute[@Name='urn:oid:1.3.6.1.4.1.25484.494450.7']", ns)
     assert mfa is not None and mfa.findtext("saml:AttributeValue", namespaces=ns) == "true"
+
+
+def test_the_codes_page_after_setup_binds_its_forms_to_the_new_session(browser: Browser) -> None:
+    """The page that shows the recovery codes comes with the renewed session: its logout form works."""
+    logged_in(browser)
+    page = browser.client.get("/konto/zwei-faktor/einrichten")
+    secret = SECRET.search(page.text).group(1).replace(" ", "")  # type: ignore[union-attr]
+    action, token = form_action(page.text, "/konto/zwei-faktor/einrichten")
+    shown = browser.client.post(action, data={"code": browser.code(secret), "password": PASSWORD,
+                                              "csrf_token": token})
+    logout_action, logout_token = form_action(shown.text, "/abmelden")
+    out = browser.client.post(logout_action, data={"csrf_token": logout_token}, follow_redirects=False)
+    assert out.status_code == 303, out.text[:300]
+    assert browser.client.get("/konto", follow_redirects=False).status_code == 303
