@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date
+from functools import update_wrapper
+from typing import Concatenate, ParamSpec
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -16,8 +18,9 @@ from servicekonto.core.errors import InvalidInput, ServicekontoError
 from servicekonto.core.i18n import LazyString, _l
 from servicekonto.domain.admins import AdminTrustTooLow, Principal, TenantAction
 from servicekonto.domain.saml_sp import MAX_METADATA_BYTES
-from servicekonto.domain.tenants import TenantStatus
-from servicekonto.services.admin import AdminService
+from servicekonto.domain.tenants import Tenant, TenantStatus
+from servicekonto.services.admin import AdminService, RotatedSecret
+from servicekonto.services.oidc_clients import NewClient
 from servicekonto.web.components import components
 from servicekonto.web.feedback import Message, error_message, field_errors
 from servicekonto.web.forms import MAX_FIELD_LENGTH, Form, FormTooLarge, check_csrf, finish, form_page
@@ -91,20 +94,49 @@ def _lines(value: str) -> list[str]:
     return [line.strip() for line in value.splitlines() if line.strip()]
 
 
-@form_page
-def overview(request: Request, form: Form) -> Response:
-    who = _principal(request)
-    if isinstance(who, Response):
-        return who
+P = ParamSpec("P")
+
+
+def _as_admin(handler: Callable[Concatenate[Request, Principal, P], Response]
+              ) -> Callable[Concatenate[Request, P], Response]:
+    """Runs the handler for the acting admin; without one, answers with the page `_principal` returns."""
+    def run(request: Request, /, *args: P.args, **kwargs: P.kwargs) -> Response:
+        who = _principal(request)
+        if isinstance(who, Response):
+            return who
+        return handler(request, who, *args, **kwargs)
+
+    update_wrapper(run, handler)
+    return run
+
+
+def console_page(handler: Callable[[Request, Principal, Form], Response]) -> Callable[[Request], Awaitable[Response]]:
+    """A `form_page` for the acting admin."""
+    return form_page(_as_admin(handler))
+
+
+def _tenant(request: Request, who: Principal) -> tuple[AdminService, Tenant]:
+    """The admin service and the tenant the path names (`tenant_id`), as `who` may see it."""
+    admin = _admin(request)
+    return admin, admin.tenant(who, request.path_params["tenant_id"])
+
+
+def _secret_page(request: Request, tenant: Tenant, created: NewClient | RotatedSecret, *,
+                 rotated: bool) -> Response:
+    response = render(request, "console/oidc_client_created.html", tenant=tenant, client=created.client,
+                      secret=created.secret, rotated=rotated)
+    response.headers.update(NO_STORE)  # the secret is shown once and never cached
+    return response
+
+
+@console_page
+def overview(request: Request, who: Principal, form: Form) -> Response:
     return render(request, "console/overview.html", tenants=_admin(request).tenants(who), operator=who.operator,
                   notice=notice(request.query_params.get("hinweis")))
 
 
-@form_page
-def request_tenant(request: Request, form: Form) -> Response:
-    who = _principal(request)
-    if isinstance(who, Response):
-        return who
+@console_page
+def request_tenant(request: Request, who: Principal, form: Form) -> Response:
     if request.method == "GET":
         return render(request, "console/tenant_request.html", errors={}, values={})
     try:
@@ -121,13 +153,9 @@ def request_tenant(request: Request, form: Form) -> Response:
     return redirect_to(f"/verwaltung/mandanten/{tenant.id}", hinweis="tenant_requested")
 
 
-@form_page
-def tenant_detail(request: Request, form: Form) -> Response:
-    who = _principal(request)
-    if isinstance(who, Response):
-        return who
-    admin = _admin(request)
-    tenant = admin.tenant(who, request.path_params["tenant_id"])
+@console_page
+def tenant_detail(request: Request, who: Principal, form: Form) -> Response:
+    admin, tenant = _tenant(request, who)
     return render(request, "console/tenant.html", tenant=tenant, operator=who.operator,
                   actions=STATUS_ACTIONS[tenant.status] if who.operator else (),
                   clients=admin.oidc_clients(who, tenant.id), sps=admin.saml_sps(who, tenant.id),
@@ -135,11 +163,8 @@ def tenant_detail(request: Request, form: Form) -> Response:
                   notice=notice(request.query_params.get("hinweis")))
 
 
-@form_page
-def tenant_status(request: Request, form: Form) -> Response:
-    who = _principal(request)
-    if isinstance(who, Response):
-        return who
+@console_page
+def tenant_status(request: Request, who: Principal, form: Form) -> Response:
     tenant_id = request.path_params["tenant_id"]
     try:
         action = TenantAction(form.get("action", ""))
@@ -149,13 +174,9 @@ def tenant_status(request: Request, form: Form) -> Response:
     return redirect_to(f"/verwaltung/mandanten/{tenant_id}", hinweis=f"tenant_{action.value}")
 
 
-@form_page
-def new_oidc_client(request: Request, form: Form) -> Response:
-    who = _principal(request)
-    if isinstance(who, Response):
-        return who
-    admin = _admin(request)
-    tenant = admin.tenant(who, request.path_params["tenant_id"])
+@console_page
+def new_oidc_client(request: Request, who: Principal, form: Form) -> Response:
+    admin, tenant = _tenant(request, who)
     context = {"tenant": tenant, "values": form}
     if request.method == "GET":
         return render(request, "console/oidc_client_new.html", errors={}, **context)
@@ -169,27 +190,16 @@ def new_oidc_client(request: Request, form: Form) -> Response:
     except InvalidInput as exc:
         return render(request, "console/oidc_client_new.html", 400,
                       errors=field_errors(exc, default_field="redirect_uris"), **context)
-    response = render(request, "console/oidc_client_created.html", tenant=tenant, client=created.client,
-                      secret=created.secret, rotated=False)
-    response.headers.update(NO_STORE)  # the secret is shown once and never cached
-    return response
+    return _secret_page(request, tenant, created, rotated=False)
 
 
-@form_page
-def oidc_client_action(request: Request, form: Form) -> Response:
+@console_page
+def oidc_client_action(request: Request, who: Principal, form: Form) -> Response:
     """Rotate the secret (shown once) or delete the client."""
-    who = _principal(request)
-    if isinstance(who, Response):
-        return who
-    admin = _admin(request)
-    tenant = admin.tenant(who, request.path_params["tenant_id"])
+    admin, tenant = _tenant(request, who)
     client_id = request.path_params["client_id"]
     if form.get("action") == "rotate":
-        rotated = admin.rotate_secret(who, tenant.id, client_id)
-        response = render(request, "console/oidc_client_created.html", tenant=tenant, client=rotated.client,
-                          secret=rotated.secret, rotated=True)
-        response.headers.update(NO_STORE)
-        return response
+        return _secret_page(request, tenant, admin.rotate_secret(who, tenant.id, client_id), rotated=True)
     if form.get("action") == "delete":
         admin.delete_oidc_client(who, tenant.id, client_id)
         return redirect_to(f"/verwaltung/mandanten/{tenant.id}", hinweis="service_deleted")
@@ -231,12 +241,8 @@ def _run_upload(handler: Callable[[Request, Form, bytes | None], Response], requ
     return handler(request, form, upload)
 
 
-def _new_saml_sp(request: Request, form: Form, upload: bytes | None) -> Response:
-    who = _principal(request)
-    if isinstance(who, Response):
-        return who
-    admin = _admin(request)
-    tenant = admin.tenant(who, request.path_params["tenant_id"])
+def _new_saml_sp(request: Request, who: Principal, form: Form, upload: bytes | None) -> Response:
+    admin, tenant = _tenant(request, who)
     context = {"tenant": tenant, "values": form}
     if request.method == "GET":
         return render(request, "console/saml_sp_new.html", errors={}, **context)
@@ -255,14 +261,11 @@ def _new_saml_sp(request: Request, form: Form, upload: bytes | None) -> Response
     return redirect_to(f"/verwaltung/mandanten/{tenant.id}", hinweis="saml_sp_added")
 
 
-new_saml_sp = upload_page(_new_saml_sp)
+new_saml_sp = upload_page(_as_admin(_new_saml_sp))
 
 
-@form_page
-def delete_saml_sp(request: Request, form: Form) -> Response:
-    who = _principal(request)
-    if isinstance(who, Response):
-        return who
+@console_page
+def delete_saml_sp(request: Request, who: Principal, form: Form) -> Response:
     admin = _admin(request)
     tenant_id = request.path_params["tenant_id"]
     sp = admin.saml_sp_by_id(who, tenant_id, request.path_params["sp_id"])
@@ -297,13 +300,9 @@ def login_chart(per_day: list[tuple[date, dict[int, int]]]) -> dict[str, object]
             "peak": peak, "bars": bars, "labels": labels}
 
 
-@form_page
-def tenant_statistics(request: Request, form: Form) -> Response:
-    who = _principal(request)
-    if isinstance(who, Response):
-        return who
-    admin = _admin(request)
-    tenant = admin.tenant(who, request.path_params["tenant_id"])
+@console_page
+def tenant_statistics(request: Request, who: Principal, form: Form) -> Response:
+    admin, tenant = _tenant(request, who)
     found = admin.statistics(who, tenant.id, days=30)
     per_day = found.per_day()
     return render(request, "console/statistics.html", tenant=tenant, counts=found.counts,

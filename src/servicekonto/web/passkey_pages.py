@@ -32,7 +32,7 @@ from servicekonto.web.feedback import Message, error_message
 from servicekonto.web.forms import Form, browser_id, form_page
 from servicekonto.web.page_helpers import client_address, flow_for, redirect_to, render, service
 from servicekonto.web.pages import safe_local_path
-from servicekonto.web.second_factor_pages import start_session
+from servicekonto.web.second_factor_pages import password_refused, pending_flow, start_session
 from servicekonto.web.session_context import current_session, require_account, set_session_cookie
 
 ACCOUNT_PAGE = "/konto/passkeys"
@@ -86,12 +86,6 @@ def is_fresh(request: Request, session: Session) -> bool:
 def _password(request: Request, session: Session, form: Form) -> str | None:
     """None when the login is fresh; else what the citizen typed (checked by the service)."""
     return None if is_fresh(request, session) else form.get("password", "")
-
-
-def _password_error(exc: ServicekontoError) -> Message:
-    if isinstance(exc, CredentialsInvalid):
-        return Message(code=exc.code, kind="error", text=i18n.gettext("The current password is not correct."))
-    return error_message(exc)
 
 
 # -- account settings ---------------------------------------------------------------------------------------
@@ -153,8 +147,7 @@ def remove(request: Request, form: Form) -> Response:
         removed = passkeys.remove(account, passkey_id, password=_password(request, session, form),
                                   address=client_address(request))
     except (CredentialsInvalid, LoginLocked) as exc:
-        return render(request, "account/passkey_remove.html", 429 if isinstance(exc, LoginLocked) else 400,
-                      **context, errors={"password": _password_error(exc)})
+        return password_refused(request, "account/passkey_remove.html", exc, **context)
     except NoPasskey:
         return redirect_to(ACCOUNT_PAGE, hinweis="passkey_removed")  # removed meanwhile (another tab)
     response = redirect_to(ACCOUNT_PAGE, hinweis="passkey_removed")
@@ -227,23 +220,6 @@ def to_second_step(flow: Flow) -> Response:
     return redirect_to(CONFIRM, flow=flow.id)
 
 
-def _pending_flow(request: Request) -> tuple[Flow, Account] | None:
-    flows = service(request, "flows")
-    try:
-        flow = flows.load(request.query_params.get("flow"), FlowKind.LOGIN, binding=browser_id(request))
-        flows.require(flow, FlowState.SECOND_FACTOR)
-    except ServicekontoError:
-        return None
-    account = service(request, "accounts_repo").get(str(flow.data.get("account_id", "")))
-    if account is None or not account.is_active:
-        return None
-    if flow.data.get("step_up"):
-        session = current_session(request)
-        if session is None or session.account_id != account.id:
-            return None
-    return flow, account
-
-
 def _start_step_up(request: Request) -> Response:
     """A logged-in citizen asked (by a portal) for level 2, or for level 3 (`stufe=3`: a bound passkey)."""
     session, account = require_account(request)
@@ -265,7 +241,7 @@ def _start_step_up(request: Request) -> Response:
 def confirm(request: Request, form: Form) -> Response:
     if request.method == "GET" and not request.query_params.get("flow"):
         return _start_step_up(request)
-    pending = _pending_flow(request)
+    pending = pending_flow(request)
     if pending is None:
         if form.get("step") == OPTIONS_STEP:
             return JSONResponse({"code": "notice.session_expired", "error": i18n.gettext(

@@ -35,19 +35,24 @@ async def single_sign_on(request: Request) -> Response:
     """SAML bindings §3.4 (GET, Redirect) and §3.5 (POST). The SP's form carries no CSRF token of ours and
     needs none: nothing changes until the citizen acts on our pages. The raw query is kept: a Redirect
     signature covers its exact octets."""
+    message = await _read_message(request, "saml.request")
+    if isinstance(message, RequestRefused):
+        return _refused(request, message)
+    return finish(request, await run_in_threadpool(_single_sign_on, request, *message))
+
+
+async def _read_message(request: Request, code_prefix: str) -> tuple[str, dict[str, str], str | None] | RequestRefused:
+    """The binding, the parameters and (Redirect only) the raw query of a SAML message, from the query (GET)
+    or a bounded form body (POST); refusals carry `code_prefix` + `.malformed` or `.too_large`."""
     if request.method == "GET":
-        params = dict(request.query_params)
-        raw_query: str | None = request.url.query
-        binding = "redirect"
-    else:
-        if request.headers.get("content-type", "").split(";")[0].strip() != FORM_ENCODED:
-            return _refused(request, RequestRefused(
-                "saml.request.malformed", "The HTTP-POST binding sends an application/x-www-form-urlencoded body."))
-        pairs = await bounded_form(request, MAX_FORM_BYTES, max_fields=10)
-        if pairs is None:
-            return _refused(request, RequestRefused("saml.request.too_large", "The request is larger than 512 KiB."))
-        params, raw_query, binding = dict(pairs), None, "post"
-    return finish(request, await run_in_threadpool(_single_sign_on, request, binding, params, raw_query))
+        return "redirect", dict(request.query_params), request.url.query
+    if request.headers.get("content-type", "").split(";")[0].strip() != FORM_ENCODED:
+        return RequestRefused(f"{code_prefix}.malformed",
+                              "The HTTP-POST binding sends an application/x-www-form-urlencoded body.")
+    pairs = await bounded_form(request, MAX_FORM_BYTES, max_fields=10)
+    if pairs is None:
+        return RequestRefused(f"{code_prefix}.too_large", "The request is larger than 512 KiB.")
+    return "post", dict(pairs), None
 
 
 def _single_sign_on(request: Request, binding: str, params: dict[str, str], raw_query: str | None) -> Response:
@@ -69,20 +74,10 @@ async def single_logout(request: Request) -> Response:
     """SP-initiated Single Logout (SAML profiles §4.4), Redirect (GET) and POST. A POST comes cross-site and
     so without our SameSite=Lax session cookie: its checked request waits behind a one-time token for the GET
     it is redirected to, which carries the cookie."""
-    if request.method == "GET":
-        params = dict(request.query_params)
-        raw_query: str | None = request.url.query
-        binding = "redirect"
-    else:
-        if request.headers.get("content-type", "").split(";")[0].strip() != FORM_ENCODED:
-            return _logout_refused(request, RequestRefused(
-                "saml.logout.malformed", "The HTTP-POST binding sends an application/x-www-form-urlencoded body."))
-        pairs = await bounded_form(request, MAX_FORM_BYTES, max_fields=10)
-        if pairs is None:
-            return _logout_refused(request, RequestRefused("saml.logout.too_large",
-                                                           "The request is larger than 512 KiB."))
-        params, raw_query, binding = dict(pairs), None, "post"
-    return finish(request, await run_in_threadpool(_single_logout, request, binding, params, raw_query))
+    message = await _read_message(request, "saml.logout")
+    if isinstance(message, RequestRefused):
+        return _logout_refused(request, message)
+    return finish(request, await run_in_threadpool(_single_logout, request, *message))
 
 
 def _single_logout(request: Request, binding: str, params: dict[str, str], raw_query: str | None) -> Response:

@@ -74,7 +74,9 @@ def qr_code(uri: str) -> Markup:
     return Markup(svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1))  # noqa: S704 - segno's SVG
 
 
-def _pending_flow(request: Request) -> tuple[Flow, Account] | None:
+def pending_flow(request: Request) -> tuple[Flow, Account] | None:
+    """The login flow (`?flow=`) waiting for its second step in this browser, and its account; the passkey
+    pages (web/passkey_pages.py) use it too."""
     flows = service(request, "flows")
     try:
         flow = flows.load(request.query_params.get("flow"), FlowKind.LOGIN, binding=browser_id(request))
@@ -113,7 +115,7 @@ def _start_step_up(request: Request) -> Response:
 def login_second_factor(request: Request, form: Form) -> Response:
     if request.method == "GET" and not request.query_params.get("flow"):
         return _start_step_up(request)
-    pending = _pending_flow(request)
+    pending = pending_flow(request)
     if pending is None:
         return redirect_to("/anmelden", hinweis="session_expired")
     flow, account = pending
@@ -211,8 +213,7 @@ def regenerate_codes(request: Request, form: Form) -> Response:
         codes = factors.regenerate_recovery_codes(account, password=form.get("password", ""),
                                                   address=client_address(request))
     except (CredentialsInvalid, LoginLocked) as exc:
-        return render(request, "account/recovery_codes.html", 429 if isinstance(exc, LoginLocked) else 400,
-                      errors={"password": _password_error(exc)})
+        return password_refused(request, "account/recovery_codes.html", exc)
     return _codes_page(request, codes, continue_to="/konto/zwei-faktor")
 
 
@@ -227,13 +228,19 @@ def remove(request: Request, form: Form) -> Response:
     try:
         factors.disable(account, password=form.get("password", ""), address=client_address(request))
     except (CredentialsInvalid, LoginLocked) as exc:
-        return render(request, "account/totp_remove.html", 429 if isinstance(exc, LoginLocked) else 400,
-                      errors={"password": _password_error(exc)})
+        return password_refused(request, "account/totp_remove.html", exc)
     # The second factor of this login is gone with the app: the session is level 1 again.
     renewed = start_session(request, account, level=TrustLevel.BASIC, methods=["pwd"], auth_time=session.auth_time)
     response = redirect_to("/konto/zwei-faktor", hinweis="totp_removed")
     set_session_cookie(request, response, renewed)
     return response
+
+
+def password_refused(request: Request, template: str, exc: ServicekontoError, **context: object) -> Response:
+    """The page that asked for the current password again, saying why it was refused (429 while locked);
+    the passkey pages (web/passkey_pages.py) use it too."""
+    return render(request, template, 429 if isinstance(exc, LoginLocked) else 400,
+                  errors={"password": _password_error(exc)}, **context)
 
 
 def _password_error(exc: ServicekontoError) -> Message:

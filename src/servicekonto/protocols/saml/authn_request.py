@@ -247,6 +247,18 @@ class _Akdb:
 
 # -- reading --------------------------------------------------------------------------------------------------
 
+def utc_call_time(*, binding: str, raw_query: str | None, now: datetime) -> datetime:
+    """`now` in UTC, after checking what a reader's caller (not the request) must get right: a known binding,
+    the raw query for Redirect, and a time zone. Shared with the LogoutRequest reader (logout.py)."""
+    if binding not in BINDINGS:
+        raise ValueError(f"binding must be one of {BINDINGS}, not {binding!r}")
+    if binding == "redirect" and raw_query is None:
+        raise ValueError("the Redirect binding needs the raw query string to check the signature")
+    if now.tzinfo is None:
+        raise ValueError("now must carry a time zone")
+    return now.astimezone(UTC)
+
+
 def read_authn_request(*, binding: str, params: Mapping[str, str], raw_query: str | None,
                        lookup_sp: Callable[[str], SamlServiceProvider | None],
                        remember_id: Callable[[str, float], bool], now: datetime, sso_url: str | Collection[str],
@@ -261,16 +273,11 @@ def read_authn_request(*, binding: str, params: Mapping[str, str], raw_query: st
     request must be signed and carry the AKDB extension in version 2 with RequestedAttributes and an
     OrganizationDisplayName.
     """
-    if binding not in BINDINGS:
-        raise ValueError(f"binding must be one of {BINDINGS}, not {binding!r}")
-    if binding == "redirect" and raw_query is None:
-        raise ValueError("the Redirect binding needs the raw query string to check the signature")
-    if now.tzinfo is None:
-        raise ValueError("now must carry a time zone")
+    now = utc_call_time(binding=binding, raw_query=raw_query, now=now)
     context = _Context()
     try:
         return _read(binding=binding, params=params, raw_query=raw_query or "", lookup_sp=lookup_sp,
-                     remember_id=remember_id, now=now.astimezone(UTC),
+                     remember_id=remember_id, now=now,
                      sso_urls=frozenset({sso_url} if isinstance(sso_url, str) else sso_url),
                      max_age_seconds=max_age_seconds, require_akdb_v2=require_akdb_v2, context=context)
     except SamlRequestInvalid as exc:

@@ -48,7 +48,7 @@ SAMLP = authn.SAMLP
 NS = authn.NS
 NAMEID_ENTITY = authn.NAMEID_ENTITY
 STATUS_PARTIAL_LOGOUT = f"{STATUS_PREFIX}PartialLogout"
-BINDINGS = ("redirect", "post")
+BINDINGS = authn.BINDINGS
 MAX_NAME_ID = 1024
 MAX_SESSION_INDEXES = 20
 
@@ -163,13 +163,7 @@ def read_logout_request(*, binding: str, params: Mapping[str, str], raw_query: s
                         max_age_seconds: int = 300) -> SamlLogoutRequest:
     """Decode, verify and read one LogoutRequest, or raise a `SamlLogoutInvalid`. The parameters mean what
     they mean for `read_authn_request`; `slo_url` is our SingleLogoutService location."""
-    if binding not in BINDINGS:
-        raise ValueError(f"binding must be one of {BINDINGS}, not {binding!r}")
-    if binding == "redirect" and raw_query is None:
-        raise ValueError("the Redirect binding needs the raw query string to check the signature")
-    if now.tzinfo is None:
-        raise ValueError("now must carry a time zone")
-    now = now.astimezone(UTC)
+    now = authn.utc_call_time(binding=binding, raw_query=raw_query, now=now)
     with _as_logout_error():
         query: redirect_binding.RedirectQuery | None = None
         if binding == "redirect":
