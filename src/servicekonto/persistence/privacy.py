@@ -8,10 +8,10 @@ import base64
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -38,6 +38,10 @@ JSON_COLUMNS = {("consents", "attributes"), ("oidc_grants", "claims"), ("transfe
 NOT_PERSONAL = frozenset({"tenants", "signing_keys", "ephemeral_entries", "oidc_clients", "saml_service_providers"})
 
 _GRANT = models.OidcGrant
+_DEVICE = select(models.KnownDevice.label, models.KnownDevice.last_seen_at).where(
+    models.KnownDevice.account_id == bindparam("account_id"),
+    models.KnownDevice.device_hash == bindparam("device_hash"))
+DEVICE_TOUCH = timedelta(days=1)
 _GRANT_COLUMNS = [c for c in _GRANT.__table__.columns]  # type: ignore[attr-defined]
 
 
@@ -119,6 +123,11 @@ class SqlAccountData:
         return [_grant(row) for row in rows]
 
     def device_seen(self, account_id: str, device_hash: str, label: str, *, now: datetime) -> bool:
+        # Every login asks: one prebuilt read, and a write only for a new device, a new label, or a
+        # last-seen time more than a day old (not a durable write on every login).
+        known = self._db.statements.first(_DEVICE, {"account_id": uuid.UUID(account_id), "device_hash": device_hash})
+        if known is not None and known.label == label[:64] and now - known.last_seen_at < DEVICE_TOUCH:
+            return False
         table = models.KnownDevice
         insert = pg_insert(table) if self._db.dialect == "postgresql" else sqlite_insert(table)
         with self._db.transaction() as session:
