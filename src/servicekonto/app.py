@@ -7,6 +7,8 @@ factory uvicorn's workers call.
 from __future__ import annotations
 
 import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
 from urllib.parse import urlsplit
@@ -25,6 +27,7 @@ from servicekonto.eid.connector import Tr03130EidServer
 from servicekonto.eid.simulator.server import SOAP_PATH, SimulatedEidServer
 from servicekonto.mail import make_mailer
 from servicekonto.persistence.accounts import SqlAccountRepository
+from servicekonto.persistence.async_ephemeral import AsyncRedisReader
 from servicekonto.persistence.admins import SqlAdminStore, SqlRoleRepository
 from servicekonto.persistence.audit import SqlAuditLog
 from servicekonto.persistence.database import Database
@@ -32,12 +35,14 @@ from servicekonto.persistence.eid_cards import SqlEidCardRepository
 from servicekonto.persistence.ephemeral import make_ephemeral_store
 from servicekonto.persistence.keys import SqlKeyRepository
 from servicekonto.persistence.oidc import SqlConsentRepository, SqlGrantRepository, SqlOidcClientRepository
+from servicekonto.persistence.organisations import SqlOrganisationRepository
 from servicekonto.persistence.passkeys import SqlPasskeyRepository
 from servicekonto.persistence.privacy import SqlAccountData
 from servicekonto.persistence.saml import SqlSamlServiceProviderRepository
 from servicekonto.persistence.second_factors import SqlSecondFactorRepository
 from servicekonto.persistence.tenants import SqlTenantRepository
 from servicekonto.persistence.transfers import SqlTransferLog
+from servicekonto.protocols.fetch import fetch_jwks
 from servicekonto.protocols.oidc.backchannel import BackchannelSender
 from servicekonto.protocols.oidc.discovery import metadata_bytes as oidc_metadata_bytes
 from servicekonto.protocols.oidc.provider import OpenIdProvider
@@ -54,6 +59,7 @@ from servicekonto.services.flows import FlowStore
 from servicekonto.services.keys import KeyService
 from servicekonto.services.mail import MailComposer
 from servicekonto.services.oidc_clients import OidcClientService
+from servicekonto.services.organisations import OrganisationService, tenant_services
 from servicekonto.services.passkeys import PASSKEY_THROTTLE, PasskeyService
 from servicekonto.services.passwords import PasswordHasher
 from servicekonto.services.privacy import PrivacyService
@@ -77,6 +83,8 @@ from servicekonto.web import (
     errors,
     health,
     oidc_routes,
+    organisation_console_pages,
+    organisation_pages,
     pages,
     passkey_pages,
     saml_routes,
@@ -125,6 +133,8 @@ class Container:
     transfers: TransferService | None = None
     privacy: PrivacyService | None = None
     admin: AdminService | None = None
+    organisations: OrganisationService | None = None
+    loop_reads: AsyncRedisReader | None = None  # the hot OIDC endpoints' Redis reads on the event loop
 
     def close(self) -> None:
         if self.oidc.backchannel is not None:
@@ -184,6 +194,10 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
                           grants=SqlGrantRepository(database), accounts=account_repository, release=release,
                           store=ephemeral, keys=keys, auditor=auditor, clock=clock,
                           key=derive_key(secret, "servicekonto/oidc/v1"), backchannel=BackchannelSender())
+    loop_reads = None
+    if database.async_statements is not None and settings.redis_url:  # opened by create_app's lifespan
+        loop_reads = AsyncRedisReader(settings.redis_url, prefix=settings.redis_prefix)
+        oidc.read_on_loop(store=loop_reads, grants=SqlGrantRepository(database))
     saml_metadata = IdpMetadata(keys=keys, base_url=settings.base_url, site_name=SITE_NAME)
     saml_sps = SamlSpService(sps=SqlSamlServiceProviderRepository(database), tenants=tenant_repository,
                              read_metadata=partial(read_sp_metadata, test_system=settings.is_test_system),
@@ -194,11 +208,19 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         release.use_card_pseudonyms(eid.card_pseudonym)
     transfer_log = SqlTransferLog(database)
     release.record_transfers(transfer_log)
+    release.use_organisations(SqlOrganisationRepository(database))
     transfers = TransferService(log=transfer_log, clock=clock, retention_days=settings.transfer_retention_days)
     privacy = PrivacyService(data=SqlAccountData(database), consents=SqlConsentRepository(database),
                              clients=oidc_clients, saml_sps=saml_sps, auditor=auditor, mails=mails, clock=clock,
                              device_key=derive_key(secret, "servicekonto/devices/v1"), base_url=settings.base_url)
+    organisations = OrganisationService(
+        organisations=SqlOrganisationRepository(database), mails=mails, auditor=auditor, clock=clock,
+        token_key=derive_key(secret, "servicekonto/organisations/invitations/v1"), base_url=settings.base_url,
+        tenant_services=tenant_services(oidc_clients, saml_sps), transfers=transfer_log)
+    accounts.before_deletion(organisations.before_account_deletion)
     return Container(
+        loop_reads=loop_reads,
+        organisations=organisations,
         eid=eid,
         eid_simulator=eid_simulator,
         settings=settings,
@@ -232,7 +254,8 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         admin=AdminService(roles=SqlRoleRepository(database), store=SqlAdminStore(database), tenants=tenant_repository,
                            accounts=account_repository, oidc_clients=oidc_clients, saml_sps=saml_sps, auditor=auditor,
                            clock=clock, fetch_metadata=partial(fetch_sp_metadata, test_system=settings.is_test_system),
-                           test_system=settings.is_test_system, min_trust_level=settings.admin_min_trust_level),
+                           test_system=settings.is_test_system, min_trust_level=settings.admin_min_trust_level,
+                           fetch_jwks=partial(fetch_jwks, test_system=settings.is_test_system), ephemeral=ephemeral),
     )
 
 
@@ -286,6 +309,7 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Sta
             "second_factors": container.second_factors, "passkeys": container.passkeys,
             "eid": container.eid, "eid_simulator": container.eid_simulator,
             "transfers": container.transfers, "privacy": container.privacy, "admin": container.admin,
+            "organisations": container.organisations,
             "eid_simulated": container.eid_simulator is not None, "eid_client_url": settings.eid_client_url,
         },
     )
@@ -301,6 +325,8 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Sta
         *saml_routes.routes,
         *consent_pages.routes,
         *data_pages.routes,
+        *organisation_pages.routes,
+        *organisation_console_pages.routes,
         *console_pages.routes,
         *eid_pages.routes,
         *(container.eid_simulator.routes() + eid_simulator_pages.routes if container.eid_simulator else []),
@@ -314,9 +340,23 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Sta
         exception_handlers=errors.exception_handlers,  # type: ignore[arg-type]
     )
     app.router = IndexedRouter(routes)
+    app.router.lifespan_context = partial(_lifespan, container)
     app.state.components = web
     app.state.container = container
     return app
+
+
+@asynccontextmanager
+async def _lifespan(container: Container, _app: Starlette) -> AsyncIterator[None]:
+    """The async drivers of the hot OIDC endpoints belong to the server's event loop: opened here, closed here."""
+    drivers = [d for d in (container.database.async_statements, container.loop_reads) if d is not None]
+    for driver in drivers:
+        await driver.open()
+    try:
+        yield
+    finally:
+        for driver in drivers:
+            await driver.close()
 
 
 def app_from_environment() -> Starlette:

@@ -173,11 +173,12 @@ def demo(as_json: bool) -> None:
     with container_for(settings) as container:
         tenant = container.tenants.ensure(DEMO_TENANT)
         client = container.oidc_clients.get(str(saved.get("client_id", "")))
-        if client is None or client.tenant_id != tenant.id or any(saved.get(k) != v for k, v in wanted.items()):
+        if client is None or client.tenant_id != tenant.id or any(saved.get(k) != v for k, v in wanted.items()) \
+                or "organisation" not in client.scopes:
             created = container.oidc_clients.create(
                 tenant_id=tenant.id, name=DEMO_PORTAL_NAME, redirect_uris=(wanted["redirect_uri"],),
                 post_logout_redirect_uris=(wanted["post_logout_redirect_uri"],),
-                scopes=("openid", "profile", "email", "address"))
+                scopes=("openid", "profile", "email", "address", "organisation"))
             container.auditor.record(AuditEvent.OIDC_CLIENT_CREATED, tenant_id=tenant.id, actor="cli",
                                      client=created.client.client_id)
             saved = {"client_id": created.client.client_id, "client_secret": created.secret, **wanted}
@@ -196,16 +197,22 @@ def demo(as_json: bool) -> None:
 def maintenance(as_json: bool) -> None:
     """Housekeeping to run every hour (cron or a systemd timer): remove registrations never confirmed
     within 48 hours, expired short-lived state kept in the database, and data-transfer history older than
-    SERVICEKONTO_TRANSFER_RETENTION_DAYS."""
+    SERVICEKONTO_TRANSFER_RETENTION_DAYS; fetch again the metadata of SAML SPs registered from a URL (each
+    every 6 hours) and the keys of OIDC clients registered with a jwks_uri. A failed fetch keeps what was
+    there and is recorded in the tenant's audit log."""
     settings = load_settings()
     with container_for(settings) as container:
         registrations = container.accounts.remove_stale_registrations()
         sweep = getattr(container.ephemeral, "sweep", None)
         entries = sweep() if callable(sweep) else 0
         transfers = container.transfers.purge() if container.transfers is not None else 0
-    emit(as_json, {"stale_registrations": registrations, "expired_entries": entries, "expired_transfers": transfers},
+        refresh = container.admin.refresh_due()
+    emit(as_json, {"stale_registrations": registrations, "expired_entries": entries, "expired_transfers": transfers,
+                   "metadata_refreshed": refresh.refreshed, "metadata_unchanged": refresh.unchanged,
+                   "metadata_failed": refresh.failed},
          f"stale registrations removed: {registrations}; expired entries removed: {entries}; "
-         f"expired transfers removed: {transfers}")
+         f"expired transfers removed: {transfers}; metadata and keys fetched again: {refresh.refreshed} new, "
+         f"{refresh.unchanged} unchanged, {refresh.failed} failed (kept the previous ones)")
 
 
 @main.group()
@@ -221,7 +228,7 @@ def tenant_create(name: str, as_json: bool) -> None:
     """Create a tenant."""
     settings = load_settings()
     with container_for(settings) as container:
-        created = container.tenants.create(name)
+        created = container.admin.create_tenant(container.admin.command_line(), name)
     emit(as_json, {"id": created.id, "name": created.name}, created.id)
 
 
@@ -245,6 +252,23 @@ def admin_grant(username: str, operator: bool, tenant_id: str | None, as_json: b
         granted = container.admin.grant(username, operator=operator, tenant_id=tenant_id)
     emit(as_json, {"account_id": granted.account_id, "role": granted.role.value, "tenant_id": granted.tenant_id},
          f"{granted.role.value}: {granted.account_id}" + (f" ({granted.tenant_id})" if granted.tenant_id else ""))
+
+
+@admin.command("revoke")
+@click.option("--account", "username", required=True, help="The account's username or e-mail address.")
+@click.option("--operator", is_flag=True, help="Take the operator role (never from the last operator).")
+@click.option("--tenant", "tenant_id", help="Take the tenant admin role of this tenant (its id).")
+@click.option("--json", "as_json", is_flag=True)
+@handles_errors
+def admin_revoke(username: str, operator: bool, tenant_id: str | None, as_json: bool) -> None:
+    """Take a role from an account: --operator, or --tenant ID."""
+    if operator == (tenant_id is not None):
+        fail(_l("Name exactly one of --operator and --tenant."))
+    settings = load_settings()
+    with container_for(settings) as container:
+        container.admin.revoke(username, operator=operator, tenant_id=tenant_id)
+    emit(as_json, {"revoked": "operator" if operator else "tenant_admin", "tenant_id": tenant_id},
+         "revoked" + (f" ({tenant_id})" if tenant_id else " (operator)"))
 
 
 @main.group("oidc-client")
@@ -273,30 +297,43 @@ def oidc_client() -> None:
 @click.option("--access-token-format", default="jwt", type=click.Choice(["jwt", "opaque"]))
 @click.option("--backchannel-logout-uri")
 @click.option("--min-trust-level", default=1, type=click.IntRange(1, 4))
+@click.option("--jwks-uri", help="https URL of the client's public keys for private_key_jwt (fetched now and by "
+              "`servicekonto maintenance`).")
+@click.option("--allowed-attribute", "allowed_attributes", multiple=True,
+              help="A catalogue key the client may receive; repeat for more (default: every attribute).")
+@click.option("--allowed-method", "allowed_methods", multiple=True,
+              type=click.Choice(["password", "totp", "passkey", "eid"]),
+              help="A login method the client accepts; repeat for more (default: every method).")
 @click.option("--json", "as_json", is_flag=True)
 @handles_errors
 def oidc_client_create(tenant_id: str, name: str, redirect_uris: tuple[str, ...],
                        post_logout_redirect_uris: tuple[str, ...], grant_types: tuple[str, ...],
                        scopes: tuple[str, ...], public: bool, token_endpoint_auth_method: str | None,
                        jwks_file: str | None, id_token_alg: str, userinfo_alg: str | None, access_token_format: str,
-                       backchannel_logout_uri: str | None, min_trust_level: int, as_json: bool) -> None:
+                       backchannel_logout_uri: str | None, min_trust_level: int, jwks_uri: str | None,
+                       allowed_attributes: tuple[str, ...], allowed_methods: tuple[str, ...], as_json: bool) -> None:
     """Register an OpenID Connect client. The secret is shown once; only its HMAC is stored."""
     settings = load_settings()
     jwks = Path(jwks_file).read_text(encoding="utf-8") if jwks_file else None
     with container_for(settings) as container:
-        created = container.oidc_clients.create(
-            tenant_id=tenant_id, name=name, redirect_uris=redirect_uris,
+        admin = container.admin
+        created = admin.create_oidc_client(
+            admin.command_line(), tenant_id, name=name, redirect_uris=redirect_uris,
             post_logout_redirect_uris=post_logout_redirect_uris, grant_types=grant_types, scopes=scopes,
-            public=public, token_endpoint_auth_method=token_endpoint_auth_method, jwks=jwks,
+            public=public, token_endpoint_auth_method=token_endpoint_auth_method, jwks=jwks, jwks_uri=jwks_uri,
             id_token_signed_response_alg=id_token_alg, userinfo_signed_response_alg=userinfo_alg,
             access_token_format=access_token_format, backchannel_logout_uri=backchannel_logout_uri,
-            min_trust_level=min_trust_level)
-        container.auditor.record(AuditEvent.OIDC_CLIENT_CREATED, tenant_id=tenant_id, actor="cli",
-                                 client=created.client.client_id)
+            min_trust_level=min_trust_level, allowed_attributes=_listed(allowed_attributes),
+            allowed_methods=_listed(allowed_methods))
     data = {"client_id": created.client.client_id, "client_secret": created.secret,
             "issuer": settings.base_url.rstrip("/"),
             "discovery": f"{settings.base_url.rstrip('/')}/.well-known/openid-configuration"}
     emit(as_json, data, "\n".join(f"{key}: {value}" for key, value in data.items() if value))
+
+
+def _listed(values: tuple[str, ...]) -> tuple[str, ...] | None:
+    """A repeated option: not given means no restriction."""
+    return values or None
 
 
 @main.group("saml-sp")
@@ -319,15 +356,15 @@ def saml_sp_add(tenant_id: str, source: str, signature_algorithm: str | None, en
                 as_json: bool) -> None:
     """Register a SAML service provider from its metadata, checked against BundID's rules (https entityID
     without port, no validUntil, no ID, an HTTP-POST AssertionConsumerService, signing and encryption
-    certificates). Unsigned metadata are accepted: the operator vouches for the file or URL."""
+    certificates). Unsigned metadata are accepted: the operator vouches for the file or URL. Metadata from a
+    URL are fetched again by `servicekonto maintenance`."""
     from servicekonto.domain.saml_sp import MAX_METADATA_BYTES, SpMetadataUnavailable
     from servicekonto.protocols.saml.response import ENCRYPTION_OVERRIDES, SIGNATURE_OVERRIDES, choose_algorithms
-    from servicekonto.protocols.saml.sp_metadata import fetch_sp_metadata, is_url, too_large
+    from servicekonto.protocols.saml.sp_metadata import is_url, too_large
 
     settings = load_settings()
-    if is_url(source):
-        metadata = fetch_sp_metadata(source, test_system=settings.is_test_system)
-    else:
+    metadata: bytes | None = None
+    if not is_url(source):
         try:
             with Path(source).open("rb") as fh:
                 metadata = fh.read(MAX_METADATA_BYTES + 1)
@@ -336,11 +373,11 @@ def saml_sp_add(tenant_id: str, source: str, signature_algorithm: str | None, en
         if len(metadata) > MAX_METADATA_BYTES:
             raise too_large(MAX_METADATA_BYTES)
     with container_for(settings) as container:
-        sp = container.saml_sps.add(
-            tenant_id, metadata,
+        admin = container.admin
+        sp = admin.add_saml_sp(
+            admin.command_line(), tenant_id, metadata_xml=metadata, metadata_url=source if metadata is None else None,
             signing_methods=SIGNATURE_OVERRIDES[signature_algorithm] if signature_algorithm else None,
             encryption_methods=ENCRYPTION_OVERRIDES[encryption] if encryption else None)
-        container.auditor.record(AuditEvent.SAML_SP_ADDED, tenant_id=tenant_id, actor="cli", entity_id=sp.entity_id)
     base = settings.base_url.rstrip("/")
     data = {"entity_id": sp.entity_id, "name": sp.name, "tenant_id": sp.tenant_id,
             "idp_metadata": f"{base}/saml/metadata"}
@@ -365,3 +402,25 @@ def keys_rotate(as_json: bool) -> None:
     with container_for(settings) as container:
         rotated = container.keys.rotate()
     emit(as_json, {"kids": rotated}, "\n".join(rotated))
+
+
+@main.group("service-role")
+def service_role() -> None:
+    """Manage the roles a tenant's services define for organisation accounts."""
+
+
+@service_role.command("add")
+@click.option("--tenant", "tenant_id", required=True, help="The tenant's id.")
+@click.option("--service", "service_id", required=True, help="The service: OIDC client_id or SAML entityID.")
+@click.option("--role", "name", required=True, help="The role's name, e.g. antragsteller.")
+@click.option("--label", default="", help="What organisation admins read (default: the name).")
+@click.option("--json", "as_json", is_flag=True)
+@handles_errors
+def service_role_add(tenant_id: str, service_id: str, name: str, label: str, as_json: bool) -> None:
+    """Define a role for one of the tenant's services (idempotent)."""
+    settings = load_settings()
+    with container_for(settings) as container:
+        role = container.organisations.define_service_role(container.admin.command_line(), tenant_id, service_id,
+                                                           name, label)
+    emit(as_json, {"tenant_id": role.tenant_id, "service_id": role.service_id, "name": role.name,
+                   "label": role.label}, f"{role.service_id}: {role.name} ({role.label})")

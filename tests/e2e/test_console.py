@@ -171,3 +171,20 @@ def test_a_tenant_admin_registers_a_client_and_a_portal_logs_in_through_it(
     page.goto(live_server.url(f"/sprache/en?next=/verwaltung/mandanten/{tenant_id}"))
     expect(page.get_by_role("heading", name="OpenID Connect clients")).to_be_visible()
     assert_accessible(page, context="tenant page in English")
+
+    # The client's settings (still in English): restrict it to the e-mail address and the ID card.
+    page.goto(live_server.url(f"/verwaltung/mandanten/{tenant_id}/oidc-clients/{client_id}/einstellungen"))
+    assert_accessible(page, context="client settings")
+    page.get_by_label("Only the methods ticked below").check()
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator('[data-message-id="service.methods_invalid"]').first).to_be_visible()
+    assert_accessible(page, context="client settings with an error")
+    page.get_by_label("Only the attributes ticked below").check()
+    page.get_by_label("E-mail address email", exact=True).check()
+    page.get_by_label("ID card eid", exact=True).check()
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator('[data-message-id="notice.console.service_updated"]')).to_be_visible()
+    with server_services(live_server) as services:
+        registered = services.oidc_clients.registration(client_id)
+    assert registered is not None
+    assert (registered.allowed_attributes, registered.allowed_methods) == (("email",), ("eid",))

@@ -33,7 +33,7 @@ from starlette.templating import Jinja2Templates
 from servicekonto.demo_portal.texts import LANGUAGES, TEXTS
 
 HERE = Path(__file__).resolve().parent
-SCOPE = "openid profile email address"
+SCOPE = "openid profile email address organisation"  # a member of organisations chooses whom to act for
 SESSION_SECONDS = 30 * 60  # idle time: the signed cookie is issued anew with every response
 FIELDS = ("academic_title", "given_name", "family_name", "birthdate", "street_address", "postal_code", "locality",
           "email", "licence_plate")
@@ -133,6 +133,7 @@ async def callback(request: Request) -> Response:
     request.session.update(
         id_token=token["id_token"],  # kept only as the id_token_hint of the logout
         applicant=applicant_from(claims),
+        organisation=organisation_from(claims),
         csrf=secrets.token_urlsafe(32),
     )
     return RedirectResponse("/antrag", status_code=303)
@@ -160,6 +161,17 @@ async def logout(request: Request) -> Response:
 
 def oidc(request: Request) -> Any:
     return request.app.state.oidc
+
+
+def organisation_from(claims: dict[str, Any]) -> dict[str, str] | None:
+    """Whom the citizen acts for (docs/integration/oidc.md, "Acting for an organisation"): its name and the
+    person's roles, or None when acting for themselves."""
+    organisation = claims.get("organisation")
+    if not isinstance(organisation, dict) or not isinstance(organisation.get("name"), str):
+        return None
+    roles = organisation.get("roles")
+    return {"name": organisation["name"],
+            "roles": ", ".join(r for r in roles if isinstance(r, str)) if isinstance(roles, list) else ""}
 
 
 def applicant_from(claims: dict[str, Any]) -> dict[str, str]:
@@ -199,7 +211,8 @@ async def application(request: Request) -> Response:
     if applicant is None:
         return RedirectResponse("/", status_code=303)
     if request.method == "GET":
-        return render(request, "form.html", "form.title", values=applicant, errors={}, required=REQUIRED)
+        return render(request, "form.html", "form.title", values=applicant, errors={}, required=REQUIRED,
+                      organisation=request.session.get("organisation"))
     async with request.form() as form:
         values = {name: " ".join(str(form.get(name, "")).split()) for name in FIELDS}
         token = str(form.get("csrf_token", ""))
@@ -211,7 +224,7 @@ async def application(request: Request) -> Response:
                if values[name] and not pattern.fullmatch(values[name])}
     if errors:
         return render(request, "form.html", "form.title", values=values, errors=errors, required=REQUIRED,
-                      status_code=400)
+                      organisation=request.session.get("organisation"), status_code=400)
     request.session["reference"] = f"BPA-{datetime.now(UTC):%Y}-{secrets.randbelow(10**6):06d}"
     request.session["plate"] = values["licence_plate"]
     return RedirectResponse("/antrag/eingegangen", status_code=303)

@@ -23,6 +23,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "form.title": "Antrag auf einen Bewohnerparkausweis",
         "form.prefilled": "Die Angaben aus Ihrem Servicekonto sind schon eingetragen. Bitte prüfen und ergänzen "
                           "Sie sie.",
+        "form.acting_for": "Sie stellen den Antrag für {name} (Ihre Rollen: {roles}).",
         "form.applicant": "Antragstellerin oder Antragsteller",
         "form.address": "Anschrift (Hauptwohnsitz in Musterstadt)",
         "form.vehicle": "Fahrzeug",
@@ -86,6 +87,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "form.title": "Application for a resident parking permit",
         "form.prefilled": "The details from your Servicekonto are already filled in. Please check and complete "
                           "them.",
+        "form.acting_for": "You apply for {name} (your roles: {roles}).",
         "form.applicant": "Applicant",
         "form.address": "Address (main residence in Musterstadt)",
         "form.vehicle": "Vehicle",

@@ -15,7 +15,9 @@ from typing import Protocol
 
 from servicekonto.core.errors import Conflict, InvalidInput, NotFound, ServicekontoError
 from servicekonto.core.i18n import _l
-from servicekonto.domain.audit import AuditRecord
+from servicekonto.domain.audit import AuditEvent, AuditRecord
+from servicekonto.domain.clients import OidcClient
+from servicekonto.domain.saml_sp import SamlServiceProvider
 from servicekonto.domain.tenants import TenantStatus
 
 MANAGE_SCOPE = "servicekonto:manage"
@@ -106,6 +108,16 @@ class SecretNotRotatable(InvalidInput):
     message = _l("This client has no secret (a public client or one using private_key_jwt).")
 
 
+class LastOperator(Conflict):
+    code = "admin.last_operator"
+    message = _l("The last operator admin cannot be removed. Make another account an operator first.")
+
+
+class RoleNotFound(NotFound):
+    code = "admin.role_not_found"
+    message = _l("This account holds no such role.")
+
+
 class TenantAction(enum.StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
@@ -140,6 +152,15 @@ class LoginCount:
     count: int
 
 
+@dataclass(frozen=True, slots=True)
+class DayCount:
+    """How often something of one kind (an audit event tag) happened at a tenant's services on one day (UTC)."""
+
+    day: date
+    kind: str
+    count: int
+
+
 class RoleRepository(Protocol):
     def grant(self, assignment: RoleAssignment) -> bool:
         """False when the account already holds this role (for this tenant)."""
@@ -147,6 +168,11 @@ class RoleRepository(Protocol):
     def for_account(self, account_id: str) -> Sequence[RoleAssignment]: ...
 
     def for_tenant(self, tenant_id: str) -> Sequence[RoleAssignment]: ...
+
+    def revoke(self, assignment: RoleAssignment, *, keep_an_operator: bool = True) -> bool:
+        """False when not held; raises LastOperator rather than remove the last operator."""
+
+    def operators(self) -> Sequence[RoleAssignment]: ...
 
 
 class AdminStore(Protocol):
@@ -167,3 +193,18 @@ class AdminStore(Protocol):
         """Newest first."""
 
     def login_counts(self, tenant_id: str, *, since: datetime) -> Sequence[LoginCount]: ...
+
+    def failure_counts(self, tenant_id: str, *, since: datetime,
+                       events: Sequence[AuditEvent]) -> Sequence[DayCount]: ...
+
+    def save_oidc_client_settings(self, client: OidcClient) -> None: ...
+
+    def save_saml_sp_settings(self, sp: SamlServiceProvider) -> None: ...
+
+    def save_saml_sp_metadata(self, sp: SamlServiceProvider) -> None: ...
+
+    def saml_sp_metadata_failed(self, sp_id: str, *, checked_at: datetime, error: str) -> None: ...
+
+    def saml_sps_due(self, *, checked_before: datetime) -> Sequence[str]: ...
+
+    def oidc_clients_with_jwks_uri(self) -> Sequence[str]: ...

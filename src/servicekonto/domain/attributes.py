@@ -21,6 +21,9 @@ class AttributeDefinition:
     master_data: bool = False  # kept in the citizen's Stammdaten and editable in self-service
 
 
+EIDAS_LEGAL = "http://eidas.europa.eu/attributes/legalperson/"
+ORGANISATION = "urn:servicekonto:organisation:"
+
 CATALOGUE: tuple[AttributeDefinition, ...] = (
     AttributeDefinition("academic_title", "title", "urn:oid:0.9.2342.19200300.100.1.40", "personalTitle", None,
                         "AcademicTitle", "honorific-prefix", True),
@@ -66,10 +69,33 @@ CATALOGUE: tuple[AttributeDefinition, ...] = (
     AttributeDefinition("eid_pseudonym", "eid_pseudonym", "urn:oid:1.2.40.0.10.2.1.1.226699", "pseudonym",
                         None, "RestrictedID"),
     AttributeDefinition("mfa", "amr", "urn:oid:1.3.6.1.4.1.25484.494450.7", "mfa", None, None),
+    # The organisation a login acts for (issue #10): eIDAS legal-person names where they fit (reference/
+    # egov-interfaces.md §4), our own `urn:servicekonto:organisation:` names for the rest (docs/integration).
+    AttributeDefinition("org_pseudonym", "organisation.id", EIDAS_LEGAL + "LegalPersonIdentifier",
+                        "LegalPersonIdentifier", "LegalPersonIdentifier", None),
+    AttributeDefinition("org_name", "organisation.name", EIDAS_LEGAL + "LegalName", "LegalName", "LegalName", None),
+    AttributeDefinition("org_address", None, EIDAS_LEGAL + "LegalPersonAddress", "LegalAddress",
+                        "LegalPersonAddress", None),
+    AttributeDefinition("org_legal_form", "organisation.legal_form", ORGANISATION + "legalForm", "legalForm", None,
+                        None),
+    AttributeDefinition("org_register_type", "organisation.register.type", ORGANISATION + "registerType",
+                        "registerType", None, None),
+    AttributeDefinition("org_register_court", "organisation.register.court", ORGANISATION + "registerPlace",
+                        "registerPlace", None, None),
+    AttributeDefinition("org_register_number", "organisation.register.number", ORGANISATION + "registerNumber",
+                        "registerNumber", None, None),
+    AttributeDefinition("org_street_address", "organisation.address.street_address", None, None, None, None),
+    AttributeDefinition("org_postal_code", "organisation.address.postal_code", None, None, None, None),
+    AttributeDefinition("org_locality", "organisation.address.locality", None, None, None, None),
+    AttributeDefinition("org_country", "organisation.address.country", None, None, None, None),
+    AttributeDefinition("org_roles", "organisation.roles", ORGANISATION + "roles", "roles", None, None),
 )
 
 BY_KEY = {definition.key: definition for definition in CATALOGUE}
 MASTER_DATA_KEYS: tuple[str, ...] = tuple(d.key for d in CATALOGUE if d.master_data)
+# What a login acting for an organisation releases about it (issue #10); the roles are space-separated.
+ORGANISATION_KEYS: tuple[str, ...] = tuple(d.key for d in CATALOGUE if d.key.startswith("org_"))
+ORGANISATION_ADDRESS_KEYS = ("org_street_address", "org_postal_code", "org_locality", "org_country")
 
 
 class AttributeSource(enum.StrEnum):

@@ -3,11 +3,21 @@ AuthRequest and renders the AuthResult back; the login and consent pages see onl
 
 from __future__ import annotations
 
+import enum
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from servicekonto.domain.trust import TrustLevel, Vocabulary
+
+ORGANISATION_PREFIX = "org_"  # the catalogue's organisation keys (domain/attributes.py)
+ORGANISATION_IDENTIFIER = "org_pseudonym"
+
+
+class OrganisationMode(enum.Enum):
+    NONE = "none"  # the portal did not ask: the citizen acts for themselves
+    OFFERED = "offered"  # a citizen who belongs to organisations chooses
+    REQUIRED = "required"  # organisation login only
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +51,8 @@ class AuthRequest:
     # A temporary identification (ID card, no account, no pseudonym) may answer it; not when the portal asks
     # for the pseudonym ([BSB] §9.2.1: requesting bPK2 hides the temporary login).
     temporary_allowed: bool = True
+    # The organisation this login acts for (issue #10): None until the citizen chose, "" for themselves.
+    acting_for: str | None = None
 
     def to_json(self) -> bytes:
         value = asdict(self)
@@ -58,6 +70,15 @@ class AuthRequest:
     @property
     def attribute_keys(self) -> list[str]:
         return [a.key for a in self.attributes]
+
+    @property
+    def organisation_mode(self) -> OrganisationMode:
+        """Whether the portal asked for an organisation: any organisation attribute offers the choice; the
+        organisation's identifier as essential admits organisations only."""
+        essential = {a.key: a.essential for a in self.attributes if a.key.startswith(ORGANISATION_PREFIX)}
+        if not essential:
+            return OrganisationMode.NONE
+        return OrganisationMode.REQUIRED if essential.get(ORGANISATION_IDENTIFIER) else OrganisationMode.OFFERED
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +102,4 @@ class AuthResult:
     session_id: str | None = None  # the login session (for front- and back-channel logout)
     # A temporary identification: no account (account_id ""), no pseudonym (subject ""), nothing kept.
     temporary: bool = False
+    organisation_id: str | None = None  # the organisation the login acted for (issue #10)

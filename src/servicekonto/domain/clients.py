@@ -54,6 +54,10 @@ class OidcClient:
     jwks: str | None = None  # public keys for private_key_jwt (a JWKS document)
     min_trust_level: TrustLevel = TrustLevel.BASIC
     created_at: datetime | None = field(default=None, compare=False)
+    # per-service settings (issue #7, domain/service_settings.py); None: no restriction
+    allowed_attributes: tuple[str, ...] | None = None
+    allowed_methods: tuple[str, ...] | None = None
+    jwks_uri: str | None = None  # where `jwks` was fetched from (refreshed by `servicekonto maintenance`)
 
     @property
     def is_public(self) -> bool:

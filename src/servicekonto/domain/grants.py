@@ -22,6 +22,7 @@ class Grant:
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None = None
+    organisation_id: str | None = None  # the organisation the login acted for (issue #10)
 
     def is_live(self, now: datetime) -> bool:
         return self.revoked_at is None and now < self.expires_at

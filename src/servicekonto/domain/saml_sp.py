@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from servicekonto.core.errors import Conflict, InvalidInput
 from servicekonto.core.i18n import _l
+from servicekonto.domain.trust import TrustLevel
 
 SAML2_PROTOCOL = "urn:oasis:names:tc:SAML:2.0:protocol"
 BINDING_HTTP_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
@@ -98,6 +99,15 @@ class SamlServiceProvider:
     authn_requests_signed: bool = False
     metadata_xml: str = ""  # the original, as the operator supplied it
     created_at: datetime | None = field(default=None, compare=False)
+    # per-service settings (issue #7, domain/service_settings.py); None: no restriction
+    allowed_attributes: tuple[str, ...] | None = None
+    allowed_methods: tuple[str, ...] | None = None
+    min_trust_level: TrustLevel = TrustLevel.BASIC
+    # metadata registered from a URL are fetched again by `servicekonto maintenance`
+    metadata_url: str | None = None
+    metadata_fetched_at: datetime | None = field(default=None, compare=False)  # last success
+    metadata_checked_at: datetime | None = field(default=None, compare=False)  # last attempt
+    metadata_error: str | None = None  # why the last attempt failed (the old metadata stay in use)
 
     @classmethod
     def registered(cls, metadata: SpMetadata, *, id: str, tenant_id: str,

@@ -28,6 +28,7 @@ class Transfer:
     trust_level: TrustLevel
     methods: tuple[str, ...]
     id: int | None = None
+    organisation_id: str | None = None  # the organisation the citizen acted for (issue #10), if any
 
 
 @dataclass(frozen=True, slots=True)

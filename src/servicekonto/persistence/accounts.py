@@ -20,6 +20,7 @@ from servicekonto.domain.accounts import (
     canonical_username,
 )
 from servicekonto.domain.attributes import AttributeSource
+from servicekonto.domain.second_factors import SecondFactorKind
 from servicekonto.domain.trust import TrustLevel
 from servicekonto.persistence import models
 from servicekonto.persistence.database import Database
@@ -35,6 +36,13 @@ _BY_EMAIL = select(*ACCOUNT_COLUMNS).where(models.Account.email_canonical == bin
 _ATTR = models.AccountAttribute
 _ATTRIBUTES = select(_ATTR.key, _ATTR.value, _ATTR.source, _ATTR.trust_level, _ATTR.updated_at).where(
     _ATTR.account_id == bindparam("value"))
+
+# After the password, which second step? Both answers in one query (was one per table on every login).
+_SECOND_STEPS = select(
+    select(models.Passkey.id).where(models.Passkey.account_id == bindparam("value")).exists().label("passkey"),
+    select(models.SecondFactor.account_id).where(models.SecondFactor.account_id == bindparam("value"),
+                                                 models.SecondFactor.kind == SecondFactorKind.TOTP.value)
+    .exists().label("totp"))
 
 
 def account_of(row: Any) -> Account:
@@ -91,6 +99,13 @@ class SqlAccountRepository:
 
     def find_by_email(self, email: str) -> Account | None:
         return self._one(_BY_EMAIL, canonical_email(email))
+
+    def second_steps(self, account_id: str) -> tuple[bool, bool]:
+        """(has a passkey, has an authenticator app): what PasskeyService.has_passkey and
+        SecondFactorService.has_second_factor answer, in one round trip for the login page."""
+        key = parse_uuid(account_id)
+        row = None if key is None else self._db.statements.first(_SECOND_STEPS, {"value": key})
+        return (bool(row.passkey), bool(row.totp)) if row is not None else (False, False)
 
     def activate(self, account_id: str, *, now: datetime) -> bool:
         key = parse_uuid(account_id)

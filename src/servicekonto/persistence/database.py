@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from servicekonto.persistence.statements import Statements
+from servicekonto.persistence.statements import AsyncStatements, Statements
 
 
 def make_engine(url: str, *, pool_size: int = 10, read_only: bool = False, durable: bool = True) -> Engine:
@@ -75,6 +75,9 @@ class Database:
         # Redis is, and no more; the system of record keeps waiting for the disk.
         self.ephemeral_engine = make_engine(url, pool_size=pool_size, read_only=True, durable=False)
         self.statements = Statements(self.autocommit_engine, self.engine)
+        # The hot endpoints' reads on the event loop (PostgreSQL only; opened by the server's lifespan).
+        self.async_statements = (AsyncStatements(self.statements, _libpq_url(url), size=pool_size)
+                                 if self.engine.dialect.name == "postgresql" else None)
         self._writers = sessionmaker(self.engine, expire_on_commit=False)
         self.sessions = sessionmaker(self.autocommit_engine, expire_on_commit=False)
 
@@ -95,3 +98,8 @@ class Database:
         self.engine.dispose()
         self.autocommit_engine.dispose()
         self.ephemeral_engine.dispose()
+
+
+def _libpq_url(url: str) -> str:
+    """SQLAlchemy's URL (`postgresql+psycopg://…`) as libpq takes it."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)

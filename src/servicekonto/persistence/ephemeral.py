@@ -18,17 +18,31 @@ from servicekonto.core.clock import Clock
 from servicekonto.domain.ports import EphemeralStore
 from servicekonto.persistence.database import Database
 from servicekonto.persistence.models import EphemeralEntry
+from servicekonto.persistence.statements import Statements
 
 if TYPE_CHECKING:
     from servicekonto.settings import Settings
 
 MAX_KEY_LENGTH = 255
-_GET_MANY = select(EphemeralEntry.key, EphemeralEntry.value).where(
-    EphemeralEntry.key.in_(bindparam("keys", expanding=True)), EphemeralEntry.expires_at > bindparam("now"))
-_GET = select(EphemeralEntry.value).where(EphemeralEntry.key == bindparam("k"),
-                                          EphemeralEntry.expires_at > bindparam("now"))
-_DELETE = delete(EphemeralEntry).where(EphemeralEntry.key == bindparam("k"))
-_TAKE = _DELETE.returning(EphemeralEntry.value, EphemeralEntry.expires_at)
+_E = EphemeralEntry
+_KEY = _E.key == bindparam("k")
+_LIVE = _E.expires_at > bindparam("now")
+_GET = select(_E.value).where(_KEY, _LIVE)
+_TTL = select(_E.expires_at).where(_KEY, _LIVE)
+_LOCKED = select(_E.value, _E.expires_at).where(_KEY).with_for_update()  # SQLite: BEGIN IMMEDIATE locks
+_DELETE = delete(_E).where(_KEY)
+_TAKE = _DELETE.returning(_E.value, _E.expires_at)
+_SET = update(_E).where(_KEY).values(value=bindparam("v"), expires_at=bindparam("e"))
+_COUNT = update(_E).where(_KEY).values(value=bindparam("v"))
+_SWEEP = delete(_E).where(_E.expires_at <= bindparam("now"))
+
+
+def _get_many(count: int):  # type: ignore[no-untyped-def]
+    """`key IN (?, ?, …)` with one plain parameter per key (the direct path has no expanding parameters)."""
+    return select(_E.key, _E.value).where(_E.key.in_([bindparam(f"k{i}") for i in range(count)]), _LIVE)
+
+
+_GET_MANY = {count: _get_many(count) for count in range(1, 9)}  # the throttle asks for 1 or 3
 
 
 def _check(key: str, ttl: float | None = None) -> None:
@@ -41,9 +55,20 @@ def _check(key: str, ttl: float | None = None) -> None:
 class RedisEphemeralStore:
     """Redis or Valkey; TTLs in milliseconds, every operation a single atomic command (or MULTI)."""
 
+    # add_member as one script: one command to send and parse instead of a MULTI of five (every login adds
+    # its session to the account's index). The key lives as long as its longest member: GT, else NX.
+    _ADD_MEMBER = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3], 'GT')
+redis.call('PEXPIREAT', KEYS[1], ARGV[3], 'NX')
+return 1
+"""
+
     def __init__(self, client: redis.Redis, *, prefix: str = "servicekonto:") -> None:
         self._redis = client
         self._prefix = prefix
+        self._add_member = client.register_script(self._ADD_MEMBER)  # EVALSHA, loaded again when flushed
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str) -> RedisEphemeralStore:
@@ -99,13 +124,7 @@ class RedisEphemeralStore:
         """A sorted set scored by each member's expiry (ms); the key lives as long as its longest member."""
         _check(key, ttl)
         now = int(time.time() * 1000)
-        expires = now + max(1, int(ttl * 1000))
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.zremrangebyscore(self._k(key), "-inf", now)
-        pipe.zadd(self._k(key), {member: expires})
-        pipe.pexpireat(self._k(key), expires, gt=True)
-        pipe.pexpireat(self._k(key), expires, nx=True)
-        pipe.execute()
+        self._add_member(keys=[self._k(key)], args=[member, now, now + max(1, int(ttl * 1000))])
 
     def members(self, key: str) -> list[str]:
         _check(key)
@@ -121,117 +140,106 @@ class RedisEphemeralStore:
 
 
 class DatabaseEphemeralStore:
-    """A table with an expiry column: expired rows are invisible at once and swept now and then. Plain
-    connections (SQLAlchemy Core), no ORM sessions: this sits on every request's path."""
+    """A table with an expiry column: expired rows are invisible at once and swept now and then.
+
+    It sits on every request's path when there is no Redis, so it runs on the database's ephemeral engine
+    (commits that do not wait for the disk: persistence/database.py) and straight through the driver with
+    statements built once (persistence/statements.py; the table holds text, bytes and floats only). Each
+    operation is one statement, atomic on its own, except the read-modify-writes (`increment`, the sets),
+    which run in a transaction that locks the row (BEGIN IMMEDIATE on SQLite, FOR UPDATE on PostgreSQL)."""
 
     SWEEP_PROBABILITY = 0.01
 
     def __init__(self, database: Database, *, clock: Clock) -> None:
         self._db = database
         self._clock = clock
-        # Built once: building a statement costs about as much as running it, and put/get/take/delete sit
-        # on every request's path when there is no Redis.
-        upsert = self._insert()
-        self._upsert = upsert.on_conflict_do_update(
-            index_elements=[EphemeralEntry.key],
-            set_={"value": upsert.excluded.value, "expires_at": upsert.excluded.expires_at})
+        self._statements = Statements(database.ephemeral_engine, database.ephemeral_engine, direct=True)
+        insert = pg_insert(_E) if database.dialect == "postgresql" else sqlite_insert(_E)
+        row = insert.values(key=bindparam("k"), value=bindparam("v"), expires_at=bindparam("e"))
+        replace = {"value": row.excluded.value, "expires_at": row.excluded.expires_at}
+        self._upsert = row.on_conflict_do_update(index_elements=[_E.key], set_=replace)
+        # Written only over an expired row (or none): `add` and a counter's or a set's fresh start, one statement.
+        self._insert_unless_live = row.on_conflict_do_update(
+            index_elements=[_E.key], set_=replace, where=_E.expires_at <= bindparam("now")).returning(_E.key)
 
-    def _insert(self):  # type: ignore[no-untyped-def]
-        return pg_insert(EphemeralEntry) if self._db.dialect == "postgresql" else sqlite_insert(EphemeralEntry)
-
-    def _maybe_sweep(self, session) -> None:  # type: ignore[no-untyped-def]
+    def _maybe_sweep(self) -> None:
         if random.random() < self.SWEEP_PROBABILITY:  # noqa: S311 - scheduling, not security
-            session.execute(delete(EphemeralEntry).where(EphemeralEntry.expires_at <= self._clock.timestamp()))
+            self._statements.run(_SWEEP, {"now": self._clock.timestamp()})
 
     def put(self, key: str, value: bytes, ttl: float) -> None:
         _check(key, ttl)
-        row = {"key": key, "value": value, "expires_at": self._clock.timestamp() + ttl}
-        with self._db.ephemeral_engine.connect() as connection:  # one statement, atomic on its own
-            connection.execute(self._upsert, row)
-            self._maybe_sweep(connection)
+        self._statements.run(self._upsert, {"k": key, "v": value, "e": self._clock.timestamp() + ttl})
+        self._maybe_sweep()
 
     def add(self, key: str, value: bytes, ttl: float) -> bool:
         _check(key, ttl)
         now = self._clock.timestamp()
-        with self._db.engine.begin() as session:
-            session.execute(delete(EphemeralEntry).where(EphemeralEntry.key == key,
-                                                         EphemeralEntry.expires_at <= now))
-            statement = self._insert().values(key=key, value=value, expires_at=now + ttl)
-            inserted = session.execute(statement.on_conflict_do_nothing(index_elements=[EphemeralEntry.key])
-                                       .returning(EphemeralEntry.key)).first()
-            return inserted is not None
+        return self._statements.first(self._insert_unless_live, {"k": key, "v": value, "e": now + ttl,
+                                                                  "now": now}) is not None
 
     def get(self, key: str) -> bytes | None:
         _check(key)
-        with self._db.ephemeral_engine.connect() as session:
-            value = session.scalar(_GET, {"k": key, "now": self._clock.timestamp()})
-        return None if value is None else bytes(value)
+        row = self._statements.first(_GET, {"k": key, "now": self._clock.timestamp()})
+        return None if row is None else bytes(row.value)
 
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         for key in keys:
             _check(key)
         if not keys:
             return []
-        with self._db.ephemeral_engine.connect() as connection:
-            rows = dict(connection.execute(_GET_MANY, {"keys": list(keys), "now": self._clock.timestamp()}).all())
-        return [bytes(rows[key]) if key in rows else None for key in keys]
+        unique = list(dict.fromkeys(keys))
+        found: dict[str, bytes] = {}
+        for start in range(0, len(unique), len(_GET_MANY)):
+            chunk = unique[start:start + len(_GET_MANY)]
+            params: dict[str, object] = {f"k{i}": key for i, key in enumerate(chunk)}
+            params["now"] = self._clock.timestamp()
+            found.update((row.key, bytes(row.value)) for row in self._statements.all(_GET_MANY[len(chunk)], params))
+        return [found.get(key) for key in keys]
 
     def take(self, key: str) -> bytes | None:
         _check(key)
-        with self._db.ephemeral_engine.connect() as connection:
-            row = connection.execute(_TAKE, {"k": key}).first()
+        row = self._statements.first(_TAKE, {"k": key})
         if row is None or row.expires_at <= self._clock.timestamp():
             return None
         return bytes(row.value)
 
     def delete(self, key: str) -> None:
         _check(key)
-        with self._db.ephemeral_engine.connect() as connection:
-            connection.execute(_DELETE, {"k": key})
+        self._statements.run(_DELETE, {"k": key})
 
     def increment(self, key: str, ttl: float) -> int:
         _check(key, ttl)
         now = self._clock.timestamp()
-        with self._db.engine.begin() as session:
-            session.execute(delete(EphemeralEntry).where(EphemeralEntry.key == key,
-                                                         EphemeralEntry.expires_at <= now))
-            statement = self._insert().values(key=key, value=b"0", expires_at=now + ttl)
-            session.execute(statement.on_conflict_do_nothing(index_elements=[EphemeralEntry.key]))
-            current = session.scalar(
-                select(EphemeralEntry.value).where(EphemeralEntry.key == key).with_for_update())
-            count = int(current or b"0") + 1
-            session.execute(update(EphemeralEntry).where(EphemeralEntry.key == key)
-                            .values(value=str(count).encode()))
+        with self._statements.transaction() as inside:
+            inside.first(self._insert_unless_live, {"k": key, "v": b"0", "e": now + ttl, "now": now})
+            current = inside.first(_LOCKED, {"k": key})
+            count = int(bytes(current.value) if current else b"0") + 1
+            inside.run(_COUNT, {"k": key, "v": str(count).encode()})
             return count
 
     def ttl(self, key: str) -> float | None:
         _check(key)
         now = self._clock.timestamp()
-        with self._db.ephemeral_engine.connect() as session:
-            expires = session.scalar(select(EphemeralEntry.expires_at).where(
-                EphemeralEntry.key == key, EphemeralEntry.expires_at > now))
-        return None if expires is None else expires - now
+        row = self._statements.first(_TTL, {"k": key, "now": now})
+        return None if row is None else float(row.expires_at) - now
 
     def _change_set(self, key: str, change, ttl: float | None) -> None:  # type: ignore[no-untyped-def]
         """A set is one row: JSON {member: expiry}, changed under the row's lock (as `increment`)."""
         now = self._clock.timestamp()
-        with self._db.engine.begin() as session:
-            session.execute(delete(EphemeralEntry).where(EphemeralEntry.key == key,
-                                                         EphemeralEntry.expires_at <= now))
-            if ttl is not None:
-                statement = self._insert().values(key=key, value=b"{}", expires_at=now + ttl)
-                session.execute(statement.on_conflict_do_nothing(index_elements=[EphemeralEntry.key]))
-            current = session.scalar(
-                select(EphemeralEntry.value).where(EphemeralEntry.key == key).with_for_update())
+        with self._statements.transaction() as inside:
+            if ttl is not None:  # a set that has expired as a whole starts empty
+                inside.first(self._insert_unless_live, {"k": key, "v": b"{}", "e": now + ttl, "now": now})
+            current = inside.first(_LOCKED, {"k": key})
             if current is None:
                 return
-            members = {m: e for m, e in json.loads(bytes(current)).items() if e > now}
+            stored = json.loads(bytes(current.value)) if current.expires_at > now else {}
+            members = {m: e for m, e in stored.items() if e > now}
             change(members, now)
             if not members:
-                session.execute(delete(EphemeralEntry).where(EphemeralEntry.key == key))
+                inside.run(_DELETE, {"k": key})
                 return
-            session.execute(update(EphemeralEntry).where(EphemeralEntry.key == key).values(
-                value=json.dumps(members, separators=(",", ":")).encode(), expires_at=max(members.values())))
+            inside.run(_SET, {"k": key, "v": json.dumps(members, separators=(",", ":")).encode(),
+                              "e": max(members.values())})
 
     def add_member(self, key: str, member: str, ttl: float) -> None:
         _check(key, ttl)
@@ -253,9 +261,7 @@ class DatabaseEphemeralStore:
 
     def sweep(self) -> int:
         """Remove every expired row (the maintenance command; requests sweep only now and then)."""
-        with self._db.engine.begin() as session:
-            result = session.execute(delete(EphemeralEntry).where(EphemeralEntry.expires_at <= self._clock.timestamp()))
-            return int(result.rowcount)  # type: ignore[attr-defined]
+        return self._statements.run(_SWEEP, {"now": self._clock.timestamp()})
 
 
 def make_ephemeral_store(*, settings: Settings, database: Database, clock: Clock) -> EphemeralStore:

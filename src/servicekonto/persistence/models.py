@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -252,6 +253,9 @@ class OidcClient(Base):
     jwks: Mapped[str | None] = mapped_column(Text)
     min_trust_level: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime]
+    allowed_attributes: Mapped[str | None] = mapped_column(Text)  # JSON list; NULL: every attribute
+    allowed_methods: Mapped[str | None] = mapped_column(Text)  # JSON list; NULL: every method
+    jwks_uri: Mapped[str | None] = mapped_column(Text)
 
 
 class Consent(Base):
@@ -286,6 +290,9 @@ class OidcGrant(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
+    # Acting for an organisation (issue #10); dissolving it ends the grant.
+    organisation_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
 
 
 class OidcRefreshToken(Base):
@@ -323,6 +330,13 @@ class SamlServiceProvider(Base):
     authn_requests_signed: Mapped[bool]
     metadata_xml: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+    allowed_attributes: Mapped[str | None] = mapped_column(Text)  # JSON list; NULL: every attribute
+    allowed_methods: Mapped[str | None] = mapped_column(Text)  # JSON list; NULL: every method
+    min_trust_level: Mapped[int] = mapped_column(default=1, server_default=text("1"))
+    metadata_url: Mapped[str | None] = mapped_column(Text)
+    metadata_fetched_at: Mapped[datetime | None]
+    metadata_checked_at: Mapped[datetime | None]
+    metadata_error: Mapped[str | None] = mapped_column(String(500))
 
 
 class Transfer(Base):
@@ -331,7 +345,10 @@ class Transfer(Base):
 
     __tablename__ = "transfers"
     # one account's history, newest first, is an index range scan; the purge scans by time
-    __table_args__ = (Index("ix_transfers_account_id_id", "account_id", "id"),)
+    __table_args__ = (Index("ix_transfers_account_id_id", "account_id", "id"),
+                      # a tenant's statistics read a time range of its transfers (issue #7)
+                      Index("ix_transfers_tenant_id_occurred_at", "tenant_id", "occurred_at"),
+                      Index("ix_transfers_organisation_id_occurred_at", "organisation_id", "occurred_at"))
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
                                     autoincrement=True)
@@ -344,6 +361,9 @@ class Transfer(Base):
     attributes: Mapped[str] = mapped_column(Text)  # JSON list of catalogue keys
     trust_level: Mapped[int]
     methods: Mapped[str] = mapped_column(String(128))  # space-separated
+    # set when the citizen acted for an organisation (issue #10): its admins read its history by this index
+    organisation_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("organisations.id", ondelete="SET NULL"))
 
 
 class KnownDevice(Base):
@@ -369,3 +389,85 @@ class AccountPreference(Base):
         Uuid, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     new_device_notice: Mapped[bool]
     updated_at: Mapped[datetime]
+
+
+class Organisation(Base):
+    """An organisation account (issue #10): its data with where it came from (self-declared, or verified by
+    the operator, who recorded the evidence)."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    legal_form: Mapped[str] = mapped_column(String(100))
+    register_type: Mapped[str | None] = mapped_column(String(8))
+    register_court: Mapped[str | None] = mapped_column(String(100))
+    register_number: Mapped[str | None] = mapped_column(String(40))
+    street_address: Mapped[str] = mapped_column(String(150))
+    postal_code: Mapped[str] = mapped_column(String(10))
+    locality: Mapped[str] = mapped_column(String(100))
+    country: Mapped[str] = mapped_column(String(2))
+    contact_email: Mapped[str] = mapped_column(String(320))
+    contact_phone: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    verified_at: Mapped[datetime | None]
+    verified_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # an operator's account id (kept if it goes)
+    verification_note: Mapped[str | None] = mapped_column(Text)
+
+
+class OrganisationMember(Base):
+    """An account acting for an organisation, with its organisation role; goes with the account."""
+
+    __tablename__ = "organisation_members"
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    joined_at: Mapped[datetime]
+
+
+class OrganisationMemberRole(Base):
+    """A service role of a member (one a tenant defined for its service); goes with the membership."""
+
+    __tablename__ = "organisation_member_roles"
+    __table_args__ = (ForeignKeyConstraint(
+        ["organisation_id", "account_id"],
+        ["organisation_members.organisation_id", "organisation_members.account_id"], ondelete="CASCADE",
+        name="fk_organisation_member_roles_membership"),)  # the conventional name is too long for PostgreSQL
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    role: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class OrganisationInvitation(Base):
+    """An invitation by e-mail: the keyed hash of its single-use token (never the token), expiry and use."""
+
+    __tablename__ = "organisation_invitations"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16))
+    invited_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("accounts.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class ServiceRole(Base):
+    """A role a tenant defines for one of its services (OIDC client_id or SAML entityID, unique across
+    tenants), for organisation admins to give to members."""
+
+    __tablename__ = "service_roles"
+
+    service_id: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(100))

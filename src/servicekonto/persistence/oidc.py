@@ -10,7 +10,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from servicekonto.core.errors import Conflict
@@ -48,6 +48,17 @@ _GRANT_WITH_ACCOUNT = (
     .where(_GRANT.id == bindparam("grant_id")))
 _GRANT_OF_TOKEN = (select(*_GRANT_COLUMNS, _TOKEN.used_at, _TOKEN.expires_at.label("token_expires_at"))
                    .join(_TOKEN, _TOKEN.grant_id == _GRANT.id).where(_TOKEN.token_hash == bindparam("token_hash")))
+# A refresh token is good only while its grant's account exists (the grant goes with it: ON DELETE CASCADE);
+# joined here, that costs no round trip of its own.
+_GRANT_OF_TOKEN_WITH_ACCOUNT = _GRANT_OF_TOKEN.join(_ACCOUNT, _ACCOUNT.id == _GRANT.account_id)
+# Rotation on PostgreSQL: the old token marked used and its successor added by one statement (atomic on
+# its own, one round trip instead of BEGIN, UPDATE, INSERT, COMMIT); no row inserted when the old token was
+# used in the meantime.
+_ROTATE = text(
+    "WITH used AS (UPDATE oidc_refresh_tokens SET used_at = :now"
+    " WHERE token_hash = :old_hash AND used_at IS NULL RETURNING grant_id)"
+    " INSERT INTO oidc_refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at)"
+    " SELECT :new_hash, grant_id, :now, :expires_at, CAST(NULL AS TIMESTAMP WITH TIME ZONE) FROM used")
 
 
 def _client(row: Any) -> OidcClient:
@@ -61,14 +72,37 @@ def _client(row: Any) -> OidcClient:
         userinfo_signed_response_alg=row.userinfo_signed_response_alg,
         access_token_format=AccessTokenFormat(row.access_token_format),
         backchannel_logout_uri=row.backchannel_logout_uri, jwks=row.jwks,
-        min_trust_level=TrustLevel(row.min_trust_level), created_at=row.created_at)
+        min_trust_level=TrustLevel(row.min_trust_level), created_at=row.created_at,
+        allowed_attributes=_optional_list(row.allowed_attributes), allowed_methods=_optional_list(row.allowed_methods),
+        jwks_uri=row.jwks_uri)
+
+
+def _optional_list(value: str | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(json.loads(value))
+
+
+def _optional_json(values: tuple[str, ...] | None) -> str | None:
+    return None if values is None else json.dumps(list(values))
 
 
 def _grant(row: Any) -> Grant:
     return Grant(id=row.id, client_id=row.client_id, account_id=str(row.account_id), session_hash=row.session_hash,
                  subject=row.subject, scope=row.scope, claims=tuple(json.loads(row.claims)), acr=row.acr,
                  amr=tuple(row.amr.split()), auth_time=row.auth_time, created_at=row.created_at,
-                 expires_at=row.expires_at, revoked_at=row.revoked_at)
+                 expires_at=row.expires_at, revoked_at=row.revoked_at,
+                 organisation_id=str(row.organisation_id) if row.organisation_id else None)
+
+
+def _with_account(rows: list[Any]) -> tuple[Grant, Account, list[StoredAttribute]] | None:
+    """The rows of _GRANT_WITH_ACCOUNT as the grant, its account and the account's attributes."""
+    if not rows:
+        return None
+    first = rows[0]
+    account = account_of(SimpleNamespace(**{c.key: getattr(first, f"acc_{c.key}") for c in ACCOUNT_COLUMNS}))
+    attributes = [attribute_of(SimpleNamespace(key=r.attr_key, value=r.attr_value, source=r.attr_source,
+                                               trust_level=r.attr_trust_level, updated_at=r.attr_updated_at))
+                  for r in rows if r.attr_key is not None]
+    return _grant(first), account, attributes
 
 
 class SqlOidcClientRepository:
@@ -85,7 +119,10 @@ class SqlOidcClientRepository:
             id_token_signed_response_alg=client.id_token_signed_response_alg,
             userinfo_signed_response_alg=client.userinfo_signed_response_alg,
             access_token_format=client.access_token_format.value, backchannel_logout_uri=client.backchannel_logout_uri,
-            jwks=client.jwks, min_trust_level=int(client.min_trust_level), created_at=client.created_at)
+            jwks=client.jwks, min_trust_level=int(client.min_trust_level), created_at=client.created_at,
+            allowed_attributes=_optional_json(client.allowed_attributes),
+            allowed_methods=_optional_json(client.allowed_methods),
+            jwks_uri=client.jwks_uri)
         try:
             with self._db.transaction() as session:
                 session.add(row)
@@ -145,7 +182,8 @@ class SqlGrantRepository:
                 "session_hash": grant.session_hash, "subject": grant.subject, "scope": grant.scope,
                 "claims": json.dumps(list(grant.claims)), "acr": grant.acr, "amr": " ".join(grant.amr),
                 "auth_time": grant.auth_time, "created_at": grant.created_at, "expires_at": grant.expires_at,
-                "revoked_at": None})
+                "revoked_at": None,
+                "organisation_id": uuid.UUID(grant.organisation_id) if grant.organisation_id else None})
             if refresh_token_hash and refresh_expires_at:
                 statements.run(_INSERT_TOKEN, {"token_hash": refresh_token_hash, "grant_id": grant.id,
                                                "created_at": grant.created_at, "expires_at": refresh_expires_at,
@@ -156,15 +194,22 @@ class SqlGrantRepository:
         return _grant(row) if row else None
 
     def with_account(self, grant_id: str) -> tuple[Grant, Account, list[StoredAttribute]] | None:
-        rows = self._db.statements.all(_GRANT_WITH_ACCOUNT, {"grant_id": grant_id})
-        if not rows:
-            return None
-        first = rows[0]
-        account = account_of(SimpleNamespace(**{c.key: getattr(first, f"acc_{c.key}") for c in ACCOUNT_COLUMNS}))
-        attributes = [attribute_of(SimpleNamespace(key=r.attr_key, value=r.attr_value, source=r.attr_source,
-                                                   trust_level=r.attr_trust_level, updated_at=r.attr_updated_at))
-                      for r in rows if r.attr_key is not None]
-        return _grant(first), account, attributes
+        return _with_account(self._db.statements.all(_GRANT_WITH_ACCOUNT, {"grant_id": grant_id}))
+
+    # The same reads on the event loop (persistence/statements.py, AsyncStatements): PostgreSQL only.
+
+    def reads_on_loop(self) -> bool:
+        """True when the async reads below may run: PostgreSQL, opened on the running loop."""
+        return self._db.async_statements is not None and self._db.async_statements.ready()
+
+    async def get_on_loop(self, grant_id: str) -> Grant | None:
+        assert self._db.async_statements is not None
+        row = await self._db.async_statements.first(_GRANT_BY_ID, {"grant_id": grant_id})
+        return _grant(row) if row else None
+
+    async def with_account_on_loop(self, grant_id: str) -> tuple[Grant, Account, list[StoredAttribute]] | None:
+        assert self._db.async_statements is not None
+        return _with_account(await self._db.async_statements.all(_GRANT_WITH_ACCOUNT, {"grant_id": grant_id}))
 
     def grant_of_refresh_token(self, token_hash: str) -> Grant | None:
         row = self._db.statements.first(_GRANT_OF_TOKEN, {"token_hash": token_hash})
@@ -172,7 +217,7 @@ class SqlGrantRepository:
 
     def use_refresh_token(self, token_hash: str, *, now: datetime) -> tuple[str, Grant | None]:
         """Read the token and its grant; a token used before revokes the grant (reuse, RFC 9700 §4.14.2)."""
-        row = self._db.statements.first(_GRANT_OF_TOKEN, {"token_hash": token_hash})
+        row = self._db.statements.first(_GRANT_OF_TOKEN_WITH_ACCOUNT, {"token_hash": token_hash})
         if row is None:
             return RefreshTokenState.UNKNOWN, None
         grant = _grant(row)
@@ -186,6 +231,12 @@ class SqlGrantRepository:
     def rotate_refresh_token(self, grant: Grant, old_hash: str, new_hash: str, *, now: datetime) -> bool:
         """Mark the old token used and add its successor, in one transaction; False when the old one was
         used in the meantime (two requests raced with one token: the second loses, and the grant ends)."""
+        if self._db.dialect == "postgresql":
+            values = {"old_hash": old_hash, "new_hash": new_hash, "now": now, "expires_at": grant.expires_at}
+            if self._db.statements.run(_ROTATE, values) == 1:
+                return True
+            self.revoke(grant.id, now=now)
+            return False
         with self._db.statements.transaction() as statements:
             if statements.run(_MARK_USED, {"old_hash": old_hash, "now": now}) != 1:
                 statements.run(_REVOKE, {"grant_id": grant.id, "now": now})

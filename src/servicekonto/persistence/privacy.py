@@ -41,6 +41,18 @@ _GRANT = models.OidcGrant
 _DEVICE = select(models.KnownDevice.label, models.KnownDevice.last_seen_at).where(
     models.KnownDevice.account_id == bindparam("account_id"),
     models.KnownDevice.device_hash == bindparam("device_hash"))
+_KNOWN = models.KnownDevice
+_OF_DEVICE = (_KNOWN.account_id == bindparam("a"), _KNOWN.device_hash == bindparam("h"))
+_NEW_DEVICE = {dialect: insert(_KNOWN).values(account_id=bindparam("a"), device_hash=bindparam("h"),
+                                              label=bindparam("l"), first_seen_at=bindparam("now"),
+                                              last_seen_at=bindparam("now"))
+               .on_conflict_do_nothing().returning(_KNOWN.device_hash)
+               for dialect, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+_TOUCH_DEVICE = update(_KNOWN).where(*_OF_DEVICE).values(last_seen_at=bindparam("now"), label=bindparam("l"))
+_DEVICES = (select(_KNOWN.label, _KNOWN.first_seen_at, _KNOWN.last_seen_at)
+            .where(_KNOWN.account_id == bindparam("account_id")).order_by(_KNOWN.last_seen_at.desc()))
+_NOTICE = select(models.AccountPreference.new_device_notice).where(
+    models.AccountPreference.account_id == bindparam("account_id"))
 DEVICE_TOUCH = timedelta(days=1)
 _GRANT_COLUMNS = [c for c in _GRANT.__table__.columns]  # type: ignore[attr-defined]
 
@@ -128,37 +140,27 @@ class SqlAccountData:
         known = self._db.statements.first(_DEVICE, {"account_id": uuid.UUID(account_id), "device_hash": device_hash})
         if known is not None and known.label == label[:64] and now - known.last_seen_at < DEVICE_TOUCH:
             return False
-        table = models.KnownDevice
-        insert = pg_insert(table) if self._db.dialect == "postgresql" else sqlite_insert(table)
-        with self._db.transaction() as session:
-            inserted = session.execute(insert.values(
-                account_id=uuid.UUID(account_id), device_hash=device_hash, label=label[:64], first_seen_at=now,
-                last_seen_at=now).on_conflict_do_nothing().returning(table.device_hash)).first()
-            if inserted is None:
-                session.execute(update(table).where(table.account_id == uuid.UUID(account_id),
-                                                    table.device_hash == device_hash)
-                                .values(last_seen_at=now, label=label[:64]))
-        return inserted is not None
+        # Each statement is atomic on its own: of two requests racing with a new device, one inserts (and is
+        # told "new"), the other touches the row.
+        params = {"a": uuid.UUID(account_id), "h": device_hash, "l": label[:64], "now": now}
+        if self._db.statements.first(_NEW_DEVICE[self._db.dialect], params) is not None:
+            return True
+        self._db.statements.run(_TOUCH_DEVICE, params)
+        return False
 
     def devices(self, account_id: str) -> Sequence[KnownDevice]:
         account = parse_uuid(account_id)
         if account is None:
             return []
-        table = models.KnownDevice
-        with self._db.autocommit_engine.connect() as connection:
-            rows = connection.execute(select(table.label, table.first_seen_at, table.last_seen_at)
-                                      .where(table.account_id == account)
-                                      .order_by(table.last_seen_at.desc())).all()
+        rows = self._db.statements.all(_DEVICES, {"account_id": account})
         return [KnownDevice(label=r.label, first_seen_at=r.first_seen_at, last_seen_at=r.last_seen_at) for r in rows]
 
     def new_device_notice(self, account_id: str) -> bool:
         account = parse_uuid(account_id)
         if account is None:
             return False
-        table = models.AccountPreference
-        with self._db.autocommit_engine.connect() as connection:
-            value = connection.scalar(select(table.new_device_notice).where(table.account_id == account))
-        return bool(value)
+        row = self._db.statements.first(_NOTICE, {"account_id": account})
+        return bool(row.new_device_notice) if row is not None else False
 
     def set_new_device_notice(self, account_id: str, enabled: bool, *, now: datetime) -> None:
         with self._db.transaction() as session:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from servicekonto.core.errors import Conflict
 from servicekonto.domain.saml_sp import MAX_ENTITY_ID, AssertionConsumerService, Endpoint, SamlServiceProvider
+from servicekonto.domain.trust import TrustLevel
 from servicekonto.persistence import models
 from servicekonto.persistence.database import Database
 
@@ -38,7 +39,12 @@ def _sp(row: Any) -> SamlServiceProvider:
         encryption_methods=tuple(json.loads(row.encryption_methods)),
         signing_methods=tuple(json.loads(row.signing_methods)), digest_methods=tuple(json.loads(row.digest_methods)),
         want_assertions_signed=row.want_assertions_signed, authn_requests_signed=row.authn_requests_signed,
-        metadata_xml=row.metadata_xml, created_at=row.created_at)
+        metadata_xml=row.metadata_xml, created_at=row.created_at,
+        allowed_attributes=None if row.allowed_attributes is None else tuple(json.loads(row.allowed_attributes)),
+        allowed_methods=None if row.allowed_methods is None else tuple(json.loads(row.allowed_methods)),
+        min_trust_level=TrustLevel(row.min_trust_level), metadata_url=row.metadata_url,
+        metadata_fetched_at=row.metadata_fetched_at, metadata_checked_at=row.metadata_checked_at,
+        metadata_error=row.metadata_error)
 
 
 class SqlSamlServiceProviderRepository:
@@ -56,7 +62,12 @@ class SqlSamlServiceProviderRepository:
             encryption_certificates=_dump(sp.encryption_certificates),
             encryption_methods=_dump(sp.encryption_methods), signing_methods=_dump(sp.signing_methods),
             digest_methods=_dump(sp.digest_methods), want_assertions_signed=sp.want_assertions_signed,
-            authn_requests_signed=sp.authn_requests_signed, metadata_xml=sp.metadata_xml, created_at=sp.created_at)
+            authn_requests_signed=sp.authn_requests_signed, metadata_xml=sp.metadata_xml, created_at=sp.created_at,
+            allowed_attributes=None if sp.allowed_attributes is None else _dump(sp.allowed_attributes),
+            allowed_methods=None if sp.allowed_methods is None else _dump(sp.allowed_methods),
+            min_trust_level=int(sp.min_trust_level), metadata_url=sp.metadata_url,
+            metadata_fetched_at=sp.metadata_fetched_at, metadata_checked_at=sp.metadata_checked_at,
+            metadata_error=sp.metadata_error)
         try:
             with self._db.transaction() as session:
                 session.add(row)

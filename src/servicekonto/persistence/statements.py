@@ -9,31 +9,34 @@ every token request.
 Only for statements over plain types (text, integers, UUIDs, timestamps, booleans): nothing converts the
 values on this path, and on PostgreSQL nothing needs to (psycopg returns what SQLAlchemy would, timestamps
 aware and in UTC: the connections' TimeZone is UTC). SQLite keeps
-SQLAlchemy's path, whose conversions its driver needs (UUIDs stored as text)."""
+SQLAlchemy's path, whose conversions its driver needs (UUIDs stored as text), unless the caller asks for the
+direct path (`direct=True`: the ephemeral store, whose table holds text, bytes and floats only)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import namedtuple
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import UpdateBase
 
-_Compiled = tuple[str, dict[str, Any], Any]
+_Compiled = tuple[str, dict[str, Any], Any, tuple[str, ...] | None]
 
 
 class Statements:
     """`engine` runs each statement on its own (autocommit); `transactions`, SQLAlchemy's transactions on
     SQLite (which take the write lock at BEGIN)."""
 
-    def __init__(self, engine: Engine, transactions: Engine) -> None:
+    def __init__(self, engine: Engine, transactions: Engine, *, direct: bool | None = None) -> None:
         self._engine = engine
         self._transactions = transactions
-        self._direct = engine.dialect.name == "postgresql"
+        self._direct = engine.dialect.name == "postgresql" if direct is None else direct
         self._compiled: dict[tuple[int, tuple[str, ...]], _Compiled] = {}
 
     def first(self, statement: Executable, params: Mapping[str, Any]) -> Any:
@@ -69,6 +72,10 @@ class Statements:
         fairy = self._engine.raw_connection()
         try:
             driver = fairy.driver_connection
+            if self._engine.dialect.name == "sqlite":
+                with _sqlite_transaction(driver):
+                    yield _InTransaction(self, driver)
+                return
             with driver.transaction():  # type: ignore[union-attr]
                 yield _InTransaction(self, driver)
         except BaseException:
@@ -86,27 +93,33 @@ class Statements:
             columns = (statement.exported_columns if isinstance(statement, UpdateBase)
                        else getattr(statement, "selected_columns", None))
             row_type = namedtuple("Row", list(columns.keys()), rename=True) if columns else None  # type: ignore[misc]
+            # SQLite's driver takes `?` in the order SQLAlchemy lists them; psycopg takes names.
+            positions = tuple(compiled.positiontup) if compiled.positional else None
             # The statement stays referenced by the cache key's owner (module constants), so its id is stable.
-            found = self._compiled[cache_key] = (compiled.string, defaults, row_type)
+            found = self._compiled[cache_key] = (compiled.string, defaults, row_type, positions)
         return found
 
     def _run(self, statement: Executable, params: Mapping[str, Any], *, fetch: int,
              driver: Any = None) -> tuple[list[Any], int]:
-        sql, defaults, row_type = self._compile(statement, tuple(params))
+        sql, defaults, row_type, positions = self._compile(statement, tuple(params))
         values = {**defaults, **params} if defaults else params
         for value in values.values():  # the one check of models.UtcDateTime that matters on this path
             if isinstance(value, datetime) and value.tzinfo is None:
                 raise ValueError("naive datetime")
+        arguments: Any = values if positions is None else tuple(values[name] for name in positions)
         fairy = None
         if driver is None:
             fairy = self._engine.raw_connection()
             driver = fairy.driver_connection
         try:
-            with driver.cursor() as cursor:
-                cursor.execute(sql, values)
+            with closing(driver.cursor()) as cursor:  # SQLite's cursors are no context managers
+                cursor.execute(sql, arguments)
                 if fetch == 0 or row_type is None:
                     return [], cursor.rowcount
-                raw = cursor.fetchall() if fetch < 0 else [row for row in [cursor.fetchone()] if row is not None]
+                if positions is not None:  # SQLite: step to the end, so a write's statement finishes here
+                    raw = cursor.fetchall()[:fetch] if fetch > 0 else cursor.fetchall()
+                else:
+                    raw = cursor.fetchall() if fetch < 0 else [row for row in [cursor.fetchone()] if row is not None]
                 return [row_type._make(row) for row in raw], cursor.rowcount
         except BaseException:
             if fairy is not None:
@@ -146,8 +159,96 @@ class _InTransaction(Statements):
         return count
 
 
+@contextmanager
+def _sqlite_transaction(driver: Any) -> Iterator[None]:
+    """BEGIN IMMEDIATE takes the write lock at once, so a read-then-write transaction is serialised with every
+    other writer (the driver runs in autocommit mode: persistence/database.py)."""
+    driver.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        driver.execute("ROLLBACK")
+        raise
+    driver.execute("COMMIT")
+
+
 def _invalidate_if_broken(fairy: Any) -> None:
     """A connection whose server went away must not go back to the pool (SQLAlchemy's own path does this)."""
     driver = fairy.driver_connection
     if driver is None or getattr(driver, "closed", False) or getattr(driver, "broken", False):
         fairy.invalidate()
+
+
+class AsyncStatements:
+    """The same prebuilt statements on psycopg's AsyncConnection (PostgreSQL only), for the few endpoints that
+    answer on the event loop: for them a worker-thread hop, and the pool churn of 32 hops at once, cost more
+    than the query (userinfo, introspection). A few connections of its own, opened on demand and bounded.
+
+    Bound to the loop that opened it, the server's lifespan (app.py): `ready()` is False on any other loop
+    (a test client without a lifespan), and its callers keep the thread path there."""
+
+    def __init__(self, statements: Statements, conninfo: str, *, size: int = 10) -> None:
+        self._statements = statements
+        self._conninfo = conninfo
+        self._size = size
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
+
+    async def open(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._slots = asyncio.Semaphore(self._size)
+
+    async def close(self) -> None:
+        self._loop = None
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await connection.close()
+
+    def ready(self) -> bool:
+        try:
+            return self._loop is not None and asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            return False
+
+    async def first(self, statement: Executable, params: Mapping[str, Any]) -> Any:
+        rows, _ = await self._run(statement, params, fetch=1)
+        return rows[0] if rows else None
+
+    async def all(self, statement: Executable, params: Mapping[str, Any]) -> list[Any]:
+        rows, _ = await self._run(statement, params, fetch=-1)
+        return rows
+
+    async def run(self, statement: Executable, params: Mapping[str, Any]) -> int:
+        _, count = await self._run(statement, params, fetch=0)
+        return count
+
+    async def _run(self, statement: Executable, params: Mapping[str, Any], *, fetch: int) -> tuple[list[Any], int]:
+        compiled = self._statements._compile(statement, tuple(params))
+        sql, defaults, row_type = compiled[0], compiled[1], compiled[2]
+        values = {**defaults, **params} if defaults else params
+        for value in values.values():
+            if isinstance(value, datetime) and value.tzinfo is None:
+                raise ValueError("naive datetime")
+        assert self._slots is not None, "opened by the lifespan"
+        async with self._slots:
+            connection = self._idle.pop() if self._idle else await psycopg.AsyncConnection.connect(
+                self._conninfo, autocommit=True, options="-c timezone=UTC")
+            try:
+                async with connection.cursor() as cursor:
+                    await cursor.execute(sql, values)
+                    if fetch == 0 or row_type is None:
+                        result: tuple[list[Any], int] = ([], cursor.rowcount)
+                    else:
+                        raw = await cursor.fetchall() if fetch < 0 else [
+                            row for row in [await cursor.fetchone()] if row is not None]
+                        result = ([row_type._make(row) for row in raw], cursor.rowcount)
+            except BaseException:
+                # Broken, cancelled mid-query or failed: never reused (the socket closes at once, no await).
+                connection.pgconn.finish()
+                raise
+            if self._loop is not None:
+                self._idle.append(connection)
+            else:  # closed meanwhile
+                connection.pgconn.finish()
+            return result

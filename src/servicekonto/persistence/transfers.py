@@ -20,7 +20,8 @@ from servicekonto.persistence.database import Database
 _TABLE = models.Transfer
 _INSERT = insert(_TABLE)
 _COLUMNS = select(_TABLE.id, _TABLE.account_id, _TABLE.occurred_at, _TABLE.tenant_id, _TABLE.protocol,
-                  _TABLE.service_id, _TABLE.service_name, _TABLE.attributes, _TABLE.trust_level, _TABLE.methods)
+                  _TABLE.service_id, _TABLE.service_name, _TABLE.attributes, _TABLE.trust_level, _TABLE.methods,
+                  _TABLE.organisation_id)
 _NEWEST = (_TABLE.id.desc(),)
 
 
@@ -28,7 +29,8 @@ def _transfer(row: Any) -> Transfer:
     return Transfer(id=int(row.id), account_id=str(row.account_id), occurred_at=row.occurred_at,
                     tenant_id=str(row.tenant_id), protocol=row.protocol, service_id=row.service_id,
                     service_name=row.service_name, attributes=tuple(json.loads(row.attributes)),
-                    trust_level=TrustLevel(row.trust_level), methods=tuple(row.methods.split()))
+                    trust_level=TrustLevel(row.trust_level), methods=tuple(row.methods.split()),
+                    organisation_id=str(row.organisation_id) if row.organisation_id else None)
 
 
 class SqlTransferLog:
@@ -41,7 +43,8 @@ class SqlTransferLog:
             "tenant_id": uuid.UUID(transfer.tenant_id), "protocol": transfer.protocol,
             "service_id": transfer.service_id, "service_name": transfer.service_name[:200],
             "attributes": json.dumps(list(transfer.attributes)), "trust_level": int(transfer.trust_level),
-            "methods": " ".join(transfer.methods)[:128]})
+            "methods": " ".join(transfer.methods)[:128],
+            "organisation_id": parse_uuid(transfer.organisation_id) if transfer.organisation_id else None})
 
     def page(self, query: TransferQuery) -> tuple[Sequence[Transfer], bool]:
         account = parse_uuid(query.account_id)
@@ -58,6 +61,19 @@ class SqlTransferLog:
         with self._db.autocommit_engine.connect() as connection:
             rows = connection.execute(statement).all()
         return [_transfer(row) for row in rows[:query.limit]], len(rows) > query.limit
+
+    def of_organisation(self, organisation_id: str, *, offset: int = 0,
+                        limit: int = 50) -> tuple[Sequence[Transfer], bool]:
+        """What members released while acting for the organisation, newest first (its admins' history page),
+        by the (organisation_id, occurred_at) index."""
+        organisation = parse_uuid(organisation_id)
+        if organisation is None:
+            return [], False
+        statement = (_COLUMNS.where(_TABLE.organisation_id == organisation)
+                     .order_by(_TABLE.occurred_at.desc(), _TABLE.id.desc()).offset(offset).limit(limit + 1))
+        with self._db.autocommit_engine.connect() as connection:
+            rows = connection.execute(statement).all()
+        return [_transfer(row) for row in rows[:limit]], len(rows) > limit
 
     def services(self, account_id: str) -> Sequence[tuple[str, str]]:
         account = parse_uuid(account_id)

@@ -4,6 +4,7 @@ tell the real owner (no enumeration, ASVS 2.5.x / 3.x)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -64,6 +65,12 @@ class AccountService:
         self._store = store
         self._clock = clock
         self._base = base_url
+        self._before_deletion: list[Callable[[Account], None]] = []
+
+    def before_deletion(self, hook: Callable[[Account], None]) -> None:
+        """A check (or clean-up) run after re-authentication, before the account goes; raising stops the
+        deletion (organisations: the last admin hands over first, issue #10)."""
+        self._before_deletion.append(hook)
 
     # -- registration -----------------------------------------------------------------------------------
 
@@ -272,6 +279,8 @@ class AccountService:
         """After re-authentication: the row and its master data go at once (sessions end with it); the
         audit record keeps only the random account id."""
         self._authenticator.verify_current(account, password, address=address)
+        for hook in self._before_deletion:
+            hook(account)
         if self._accounts.delete(account.id):
             self._throttle.clear(account_id=account.id)
             self._auditor.record(AuditEvent.ACCOUNT_DELETED, account_id=account.id)

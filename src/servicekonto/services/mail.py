@@ -34,6 +34,7 @@ SUBJECTS: dict[str, LazyString] = {
     "passkey_added": _l("A passkey was added to your account"),
     "passkey_removed": _l("A passkey was removed from your account"),
     "new_device": _l("A login to your account from a new device"),
+    "organisation_invitation": _l("You are invited to act for an organisation"),
 }
 
 

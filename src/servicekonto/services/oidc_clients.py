@@ -29,6 +29,7 @@ from servicekonto.domain.clients import (
     check_registration,
 )
 from servicekonto.domain.ports import OidcClientRepository, TenantRepository
+from servicekonto.domain.service_settings import check_allowed_attributes, check_allowed_methods
 from servicekonto.domain.tenants import TenantStatus
 from servicekonto.domain.trust import TrustLevel
 
@@ -59,7 +60,9 @@ class OidcClientService:
                userinfo_signed_response_alg: str | None = None,
                access_token_format: str = "jwt",  # noqa: S107 - a format name
                backchannel_logout_uri: str | None = None,
-               jwks: str | None = None, min_trust_level: int = 1) -> NewClient:
+               jwks: str | None = None, min_trust_level: int = 1, jwks_uri: str | None = None,
+               allowed_attributes: Sequence[str] | None = None,
+               allowed_methods: Sequence[str] | None = None) -> NewClient:
         if self._tenants.get(tenant_id) is None:
             raise NotFound(f"tenant {tenant_id}")
         name = " ".join(name.split())
@@ -71,6 +74,8 @@ class OidcClientService:
             level = TrustLevel(min_trust_level)
         except ValueError as exc:
             raise ClientInvalid(str(exc)) from None
+        attributes = check_allowed_attributes(allowed_attributes)
+        methods = check_allowed_methods(allowed_methods)
         scopes = tuple(dict.fromkeys(scopes or STANDARD_SCOPES))
         if GrantType.AUTHORIZATION_CODE in grants and "openid" not in scopes:
             scopes = ("openid", *scopes)
@@ -79,7 +84,7 @@ class OidcClientService:
             raise ClientInvalid(f"token endpoint auth method {method!r} does not fit a "
                                 f"{'public' if public else 'confidential'} client")
         if method == "private_key_jwt":
-            _check_jwks(jwks)
+            check_jwks(jwks)
         for alg in (id_token_signed_response_alg, userinfo_signed_response_alg):
             if alg is not None and alg not in SIGNING_ALGORITHMS:
                 raise ClientInvalid(f"signing algorithm {alg!r}: one of {', '.join(SIGNING_ALGORITHMS)}")
@@ -95,7 +100,7 @@ class OidcClientService:
             scopes=scopes, token_endpoint_auth_method=method, id_token_signed_response_alg=id_token_signed_response_alg,
             userinfo_signed_response_alg=userinfo_signed_response_alg, access_token_format=token_format,
             backchannel_logout_uri=backchannel_logout_uri, jwks=jwks, min_trust_level=level,
-            created_at=self._clock.now())
+            created_at=self._clock.now(), allowed_attributes=attributes, allowed_methods=methods, jwks_uri=jwks_uri)
         self._clients.add(client)
         return NewClient(client=client, secret=secret)
 
@@ -151,7 +156,7 @@ class OidcClientService:
         return hmac.compare_digest(client.secret_hash, self.hash_secret(secret))
 
 
-def _check_jwks(jwks: str | None) -> None:
+def check_jwks(jwks: str | None) -> None:
     if not jwks:
         raise ClientInvalid("private_key_jwt needs the client's public keys (--jwks FILE)")
     try:

@@ -15,6 +15,7 @@ from servicekonto.domain.saml_sp import (
     SamlServiceProvider,
     SamlServiceProviderRepository,
     SpAlreadyRegistered,
+    SpMetadataInvalid,
     SpMetadataReader,
 )
 from servicekonto.domain.tenants import TenantStatus
@@ -32,7 +33,7 @@ class SamlSpService:
         self._tenant_cache: dict[str, tuple[bool, float]] = {}
 
     def add(self, tenant_id: str, metadata_xml: bytes | str, *, signing_methods: Sequence[str] | None = None,
-            encryption_methods: Sequence[str] | None = None) -> SamlServiceProvider:
+            encryption_methods: Sequence[str] | None = None, metadata_url: str | None = None) -> SamlServiceProvider:
         """Check the metadata against BundID's rules and register the SP for the tenant. An entityID is
         registered once: its host is the SP's pseudonym sector, so it cannot move to another tenant.
         `signing_methods`/`encryption_methods` are the operator's override: stored in place of what the
@@ -49,11 +50,28 @@ class SamlSpService:
             raise SpAlreadyRegistered(metadata.entity_id)
         sp = SamlServiceProvider.registered(metadata, id=str(new_uuid()), tenant_id=tenant_id,
                                             created_at=self._clock.now())
+        if metadata_url is not None:  # fetched again by `servicekonto maintenance`
+            sp = replace(sp, metadata_url=metadata_url, metadata_fetched_at=sp.created_at,
+                         metadata_checked_at=sp.created_at)
         try:
             self._sps.add(sp)
         except Conflict:  # registered at the same moment by someone else
             raise SpAlreadyRegistered(metadata.entity_id) from None
         return sp
+
+    def reread(self, sp: SamlServiceProvider, metadata_xml: bytes) -> SamlServiceProvider:
+        """`sp` with fresh metadata, checked by the same rules as at registration; the entityID must not
+        change (it is the pseudonym sector). Names and algorithm choices stay as registered."""
+        metadata = self._read_metadata(metadata_xml)
+        if metadata.entity_id != sp.entity_id:
+            raise SpMetadataInvalid(f"the metadata now name the entityID {metadata.entity_id[:200]!r}, "
+                                    f"not {sp.entity_id[:200]!r}")
+        now = self._clock.now()
+        return replace(sp, acs=metadata.acs, slo=metadata.slo, signing_certificates=metadata.signing_certificates,
+                       encryption_certificates=metadata.encryption_certificates,
+                       want_assertions_signed=metadata.want_assertions_signed,
+                       authn_requests_signed=metadata.authn_requests_signed, metadata_xml=metadata.metadata_xml,
+                       metadata_fetched_at=now, metadata_checked_at=now, metadata_error=None)
 
     def get(self, entity_id: str) -> SamlServiceProvider | None:
         """A suspended tenant's SPs stop answering with a clear error (issue #7)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from servicekonto.core.clock import Clock
 from servicekonto.core.crypto import keyed_hash
@@ -34,9 +34,10 @@ class Session:
     account: Account | None = field(default=None, compare=False, repr=False)  # loaded with the session
 
     def to_json(self) -> bytes:
-        value = asdict(self)
-        del value["id"], value["account"]
-        value["trust_level"] = int(self.trust_level)
+        # By hand, not dataclasses.asdict (a deep copy of everything): written at every login and touch.
+        value = {"account_id": self.account_id, "trust_level": int(self.trust_level), "methods": self.methods,
+                 "auth_time": self.auth_time, "created_at": self.created_at, "last_seen": self.last_seen,
+                 "epoch": self.epoch, "csrf_secret": self.csrf_secret, "data": self.data}
         return json.dumps(value, separators=(",", ":")).encode()
 
     @classmethod

@@ -127,10 +127,11 @@ def login(request: Request, form: Form) -> Response:
         if headers:
             response.headers.update(headers)
         return response
-    if service(request, "passkeys").has_passkey(result.account.id):  # the passkey step, the app as alternative
+    has_passkey, has_app = service(request, "accounts_repo").second_steps(result.account.id)  # one query
+    if has_passkey:  # the passkey step, the app as alternative
         second_step(request, flow, result.account, [result.method])
         return allow_form_target(passkey_second_step(flow), pending_request_origin(request, return_to))
-    if service(request, "second_factors").has_second_factor(result.account.id):
+    if has_app:
         return allow_form_target(second_step(request, flow, result.account, [result.method]),
                                  pending_request_origin(request, return_to))
     flows = service(request, "flows")

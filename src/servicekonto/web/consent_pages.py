@@ -4,6 +4,7 @@ register a finisher (`finish`, `refuse`) under their name in the services."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -12,9 +13,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from servicekonto.core import i18n
-from servicekonto.domain.attributes import AttributeSource
-from servicekonto.domain.auth_request import AuthRequest
+from servicekonto.domain.attributes import ORGANISATION_KEYS, AttributeSource
+from servicekonto.domain.auth_request import AuthRequest, OrganisationMode
+from servicekonto.domain.organisations import Membership
 from servicekonto.domain.trust import TrustLevel
+from servicekonto.services.release import NotAMember
 from servicekonto.services.sessions import Session
 from servicekonto.web.forms import Form, form_page
 from servicekonto.web.page_helpers import render, service
@@ -131,8 +134,16 @@ def continue_request(request: Request, auth_request: AuthRequest, *, fresh: bool
             if auth_request.level_essential:
                 service(request, "auth_requests").save(auth_request)
                 return _step_up_page(request, auth_request)
+    if auth_request.organisation_mode is not OrganisationMode.NONE and auth_request.acting_for is None:
+        choice = _acting_for_step(request, auth_request, session, silent)
+        if choice is not None:
+            return choice
     release = service(request, "release")
-    plan = release.plan(session.account, auth_request)
+    try:
+        plan = release.plan(session.account, auth_request)
+    except NotAMember:  # removed from the organisation since choosing it: choose again
+        auth_request.acting_for = None
+        return continue_request(request, auth_request)
     if plan.needs_consent:
         if silent:
             return protocol_response(finisher.refuse(auth_request, "consent_required", "Consent is required."))
@@ -140,6 +151,49 @@ def continue_request(request: Request, auth_request: AuthRequest, *, fresh: bool
         return RedirectResponse(f"/anmeldung/{auth_request.id}", status_code=303) if fresh else \
             _consent_page(request, auth_request, plan)
     return _answer(request, auth_request, session)
+
+
+def _acting_for_step(request: Request, auth_request: AuthRequest, session: Session, silent: bool) -> Response | None:
+    """Issue #10: a citizen who belongs to organisations chooses whom this login acts for; one who belongs to
+    none acts for themselves, unless the portal admits organisations only. None: go on (the choice is made)."""
+    assert session.account is not None
+    memberships = service(request, "release").memberships(session.account.id)
+    required = auth_request.organisation_mode is OrganisationMode.REQUIRED
+    if not memberships and not required:
+        auth_request.acting_for = ""
+        service(request, "auth_requests").save(auth_request)
+        return None
+    if silent:
+        return protocol_response(_finisher(request, auth_request).refuse(
+            auth_request, "account_selection_required" if memberships else "access_denied",
+            "The citizen must choose whom to act for." if memberships else "The citizen acts for no organisation."))
+    service(request, "auth_requests").save(auth_request)
+    return _acting_for_page(request, auth_request, memberships)
+
+
+def _acting_for_page(request: Request, auth_request: AuthRequest, memberships: Sequence[Membership],
+                     status: int = 200, error: bool = False) -> Response:
+    options = [{"value": m.organisation.id, "name": m.organisation.name, "legal_form": m.organisation.legal_form,
+                "roles": " ".join(m.roles_for(auth_request.service_id))} for m in memberships]
+    page = render(request, "acting_for.html", status, service_name=auth_request.service_name, options=options,
+                  for_self=auth_request.organisation_mode is OrganisationMode.OFFERED, request_id=auth_request.id,
+                  error=error)
+    return allow_form_target(page, auth_request.return_origin)
+
+
+def _choose_acting_for(request: Request, auth_request: AuthRequest, session: Session, choice: str) -> Response:
+    """The chooser's answer: oneself (when the portal admits persons) or an organisation of the account's own;
+    anything else shows the choice again with a message, and nothing changes."""
+    assert session.account is not None
+    memberships = service(request, "release").memberships(session.account.id)
+    allowed = {m.organisation.id for m in memberships}
+    if auth_request.organisation_mode is OrganisationMode.OFFERED:
+        allowed.add("self")
+    if auth_request.organisation_mode is OrganisationMode.NONE or choice not in allowed:
+        return _acting_for_page(request, auth_request, memberships, 400, error=True)
+    auth_request.acting_for = "" if choice == "self" else choice
+    service(request, "auth_requests").save(auth_request)
+    return continue_request(request, auth_request)
 
 
 def _refuse_level(request: Request, auth_request: AuthRequest) -> Response:
@@ -172,9 +226,13 @@ def _bound_passkey_page(request: Request, auth_request: AuthRequest) -> Response
 def _answer(request: Request, auth_request: AuthRequest, session: Session) -> Response:
     assert session.account is not None
     finisher = _finisher(request, auth_request)
-    result = service(request, "release").release(
-        session.account, auth_request, trust_level=session.trust_level, methods=tuple(session.methods),
-        auth_time=int(session.auth_time), session_id=session.id)
+    try:
+        result = service(request, "release").release(
+            session.account, auth_request, trust_level=session.trust_level, methods=tuple(session.methods),
+            auth_time=int(session.auth_time), session_id=session.id)
+    except NotAMember:  # removed from the organisation a moment ago: choose again
+        auth_request.acting_for = None
+        return continue_request(request, auth_request)
     service(request, "auth_requests").finish(auth_request.id)
     return protocol_response(finisher.finish(auth_request, result, session_hash=finisher.session_hash(session.id)))
 
@@ -184,9 +242,12 @@ def _consent_page(request: Request, auth_request: AuthRequest, plan: Any, status
              "source": str(SOURCE_LABELS[AttributeSource(item.source)]) if item.source else "",
              "level": str(LEVEL_LABELS[int(item.trust_level)]) if item.trust_level else "",
              "essential": item.essential} for item in plan.available]
-    missing = [str(FIELD_LABELS.get(item.key, item.key)) for item in plan.items if item.value is None]
+    missing = [str(FIELD_LABELS.get(item.key, item.key)) for item in plan.items
+               if item.value is None and item.key not in ORGANISATION_KEYS]  # not from the master data
+    organisation = next((item.value for item in plan.items if item.key == "org_name"), None) \
+        if auth_request.acting_for else None
     page = render(request, "consent.html", status, service_name=auth_request.service_name, rows=rows,
-                  missing=missing, request_id=auth_request.id)
+                  missing=missing, request_id=auth_request.id, organisation=organisation)
     return allow_form_target(page, auth_request.return_origin)
 
 
@@ -206,6 +267,22 @@ def login_request(request: Request, form: Form) -> Response:
     decision = form.get("decision")
     if decision == "cancel":  # from the step-up page: the portal hears that its level was not reached
         return _refuse_level(request, auth_request)
+    if decision == "act":  # the "acting for" choice (issue #10)
+        return _choose_acting_for(request, auth_request, session, form.get("acting_for") or "")
+    if decision == "back":  # from the "acting for" page: the citizen went back without a choice
+        service(request, "auth_requests").finish(auth_request.id)
+        return protocol_response(_finisher(request, auth_request).refuse(
+            auth_request, "access_denied", "The citizen did not choose an organisation."))
+    try:
+        return _decide(request, auth_request, session, decision)
+    except NotAMember:  # removed from the organisation while the page was open: choose again
+        auth_request.acting_for = None
+        return continue_request(request, auth_request)
+
+
+def _decide(request: Request, auth_request: AuthRequest, session: Session, decision: str | None) -> Response:
+    """The consent page's answer: allow (and on), deny (back to the portal), or the page again."""
+    assert session.account is not None
     release = service(request, "release")
     if decision == "allow":
         release.consent(session.account, auth_request, allowed=True)

@@ -21,7 +21,7 @@ from servicekonto.core.i18n import _l
 from servicekonto.domain import normalise
 from servicekonto.domain.attributes import AttributeSource
 from servicekonto.domain.audit import AuditEvent
-from servicekonto.domain.auth_request import AuthRequest
+from servicekonto.domain.auth_request import AuthRequest, OrganisationMode
 from servicekonto.domain.eid import EidFailed
 from servicekonto.domain.normalise import FieldInvalid
 from servicekonto.services.eid import SESSION_METHOD, CardOfAnotherAccount, Identified, Purpose
@@ -92,7 +92,10 @@ def _temporary_request(request: Request, return_to: str) -> AuthRequest | None:
     if not return_to.startswith("/anmeldung/"):
         return None
     auth_request = service(request, "auth_requests").get(return_to.removeprefix("/anmeldung/"))
-    return auth_request if auth_request is not None and auth_request.temporary_allowed else None
+    if auth_request is None or not auth_request.temporary_allowed:
+        return None
+    # Without an account there is no organisation to act for (issue #10).
+    return auth_request if auth_request.organisation_mode is not OrganisationMode.REQUIRED else None
 
 
 def temporary_link(request: Request, return_to: str | None) -> str | None:

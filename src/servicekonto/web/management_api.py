@@ -13,8 +13,9 @@ Errors are `application/problem+json` (RFC 9457) with a stable `code` and `type`
 from __future__ import annotations
 
 import hmac
+import json
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import structlog
 from fastapi import Depends, FastAPI, Query, Request
@@ -31,10 +32,12 @@ from servicekonto.domain.admins import AdminLoginRequired, Principal, TenantActi
 from servicekonto.domain.audit import AuditRecord
 from servicekonto.domain.clients import OidcClient
 from servicekonto.domain.saml_sp import SamlServiceProvider
+from servicekonto.domain.service_settings import METHODS, RESTRICTABLE_KEYS
 from servicekonto.domain.tenants import Tenant
-from servicekonto.services.admin import AdminService
+from servicekonto.services.admin import AdminService, AdminView, TenantRequestsThrottled
 from servicekonto.web.components import Components
 from servicekonto.web.forms import CsrfFailed, csrf_token
+from servicekonto.web.management_api_roles import router as service_roles_router
 from servicekonto.web.session_context import SESSION_COOKIE
 
 PROBLEM_TYPE = "urn:servicekonto:problem:"
@@ -68,7 +71,18 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     for status, description in ((400, "Bad input; nothing changed"), (401, "Not authenticated"),
                                 (403, "Not allowed, or the tenant is suspended"),
                                 (404, "No such tenant or service (or not yours)"),
-                                (409, "Conflicts with the current state"))}
+                                (409, "Conflicts with the current state"),
+                                (429, "Too many requests; see Retry-After"))}
+Method = Literal["password", "totp", "passkey", "eid"]
+AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+TokenFormat = Literal["jwt", "opaque"]
+ATTRIBUTES_HELP = ("Catalogue keys the service may receive at all (null: every one): "
+                   + ", ".join(RESTRICTABLE_KEYS))
+METHODS_HELP = ("Login methods the service accepts (null: every one): " + ", ".join(METHODS)
+                + ". Enforced as a trust-level floor: only eid means level 4.")
+AttributeList = Annotated[list[Annotated[str, Field(max_length=64)]] | None, Field(max_length=40,
+                                                                                  description=ATTRIBUTES_HELP)]
+MethodList = Annotated[list[Method] | None, Field(max_length=4, description=METHODS_HELP)]
 
 
 # -- schemas --------------------------------------------------------------------------------------------------
@@ -106,6 +120,12 @@ class OidcClientOut(BaseModel):
     token_endpoint_auth_method: str
     min_trust_level: int
     created_at: datetime | None
+    access_token_format: str
+    jwks_uri: str | None
+    has_keys: bool = Field(description="Public keys for private_key_jwt are registered")
+    has_secret: bool = Field(description="A secret is registered (never shown again)")
+    allowed_attributes: list[str] | None
+    allowed_methods: list[str] | None
 
 
 class OidcClientIn(_Strict):
@@ -119,12 +139,31 @@ class OidcClientIn(_Strict):
     min_trust_level: int = Field(1, ge=1, le=4)
     manage: bool = Field(False, description="A machine client for this API (client credentials with the "
                                             "`servicekonto:manage` scope, for its own tenant)")
+    token_endpoint_auth_method: AuthMethod | None = Field(
+        None, description="Default: client_secret_basic (none for a public client)")
+    jwks: dict[str, Any] | None = Field(None, description="Public keys (a JWKS) for private_key_jwt")
+    jwks_uri: str | None = Field(None, max_length=2000, description="https URL of the keys for private_key_jwt; "
+                                                                    "fetched now and again periodically")
+    access_token_format: TokenFormat = "jwt"
+    allowed_attributes: AttributeList = None
+    allowed_methods: MethodList = None
 
 
 class OidcClientUpdate(_Strict):
+    """Only the fields sent change; `null` for the lists of allowed attributes or methods lifts the
+    restriction."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
     redirect_uris: list[Annotated[str, Field(max_length=2000)]] | None = Field(None, max_length=MAX_URIS)
     post_logout_redirect_uris: list[Annotated[str, Field(max_length=2000)]] | None = Field(None,
                                                                                             max_length=MAX_URIS)
+    token_endpoint_auth_method: AuthMethod | None = None
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = Field(None, max_length=2000)
+    access_token_format: TokenFormat | None = None
+    min_trust_level: int | None = Field(None, ge=1, le=4)
+    allowed_attributes: AttributeList = None
+    allowed_methods: MethodList = None
 
 
 class NewOidcClientOut(BaseModel):
@@ -139,6 +178,34 @@ class SamlSpOut(BaseModel):
     name: str
     assertion_consumer_services: list[str]
     created_at: datetime | None
+    min_trust_level: int
+    allowed_attributes: list[str] | None
+    allowed_methods: list[str] | None
+    metadata_url: str | None = Field(description="Where the metadata are fetched again periodically")
+    metadata_fetched_at: datetime | None
+    metadata_checked_at: datetime | None
+    metadata_error: str | None = Field(description="Why the last fetch failed; the metadata before stay in use")
+
+
+class SamlSpUpdate(_Strict):
+    """Only the fields sent change; `null` for a list lifts the restriction."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    min_trust_level: int | None = Field(None, ge=1, le=4)
+    allowed_attributes: AttributeList = None
+    allowed_methods: MethodList = None
+
+
+class AdminOut(BaseModel):
+    account_id: str
+    username: str
+    role: str
+    tenant_id: str | None
+    granted_at: datetime
+
+
+class AdminIn(_Strict):
+    username: str = Field(min_length=1, max_length=320, description="The account's username or e-mail address")
 
 
 class SamlSpIn(_Strict):
@@ -153,10 +220,17 @@ class LoginCountOut(BaseModel):
     count: int
 
 
+class FailureCountOut(BaseModel):
+    day: date
+    kind: str = Field(description="The audit event counted, e.g. account:consent:refused")
+    count: int
+
+
 class StatisticsOut(BaseModel):
     first_day: date
     days: int
     logins: list[LoginCountOut]
+    failures: list[FailureCountOut] = Field(description="Refused requests per day, from the audit log")
 
 
 class AuditEventOut(BaseModel):
@@ -177,12 +251,41 @@ def client_out(client: OidcClient) -> OidcClientOut:
                          post_logout_redirect_uris=list(client.post_logout_redirect_uris),
                          grant_types=[g.value for g in client.grant_types], scopes=list(client.scopes),
                          token_endpoint_auth_method=client.token_endpoint_auth_method,
-                         min_trust_level=int(client.min_trust_level), created_at=client.created_at)
+                         min_trust_level=int(client.min_trust_level), created_at=client.created_at,
+                         access_token_format=client.access_token_format.value, jwks_uri=client.jwks_uri,
+                         has_keys=bool(client.jwks), has_secret=bool(client.secret_hash),
+                         allowed_attributes=_listed(client.allowed_attributes),
+                         allowed_methods=_listed(client.allowed_methods))
+
+
+def _listed(values: tuple[str, ...] | None) -> list[str] | None:
+    return None if values is None else list(values)
 
 
 def sp_out(sp: SamlServiceProvider) -> SamlSpOut:
     return SamlSpOut(id=sp.id, entity_id=sp.entity_id, tenant_id=sp.tenant_id, name=sp.name,
-                     assertion_consumer_services=[a.location for a in sp.acs], created_at=sp.created_at)
+                     assertion_consumer_services=[a.location for a in sp.acs], created_at=sp.created_at,
+                     min_trust_level=int(sp.min_trust_level), allowed_attributes=_listed(sp.allowed_attributes),
+                     allowed_methods=_listed(sp.allowed_methods), metadata_url=sp.metadata_url,
+                     metadata_fetched_at=sp.metadata_fetched_at, metadata_checked_at=sp.metadata_checked_at,
+                     metadata_error=sp.metadata_error)
+
+
+def admin_out(view: AdminView) -> AdminOut:
+    return AdminOut(account_id=view.account_id, username=view.username, role=view.role.value,
+                    tenant_id=view.tenant_id, granted_at=view.granted_at)
+
+
+def _changes(body: BaseModel, *, lists: tuple[str, ...] = ("allowed_attributes", "allowed_methods")) -> dict[str, Any]:
+    """What a PATCH body sets: fields not sent stay UNCHANGED; `null` counts only for the lists, where it
+    lifts a restriction."""
+    changes: dict[str, Any] = {}
+    for name in body.model_fields_set:
+        value = getattr(body, name)
+        if value is None and name not in lists:
+            continue
+        changes[name] = json.dumps(value) if name == "jwks" and value is not None else value
+    return changes
 
 
 def audit_out(record: AuditRecord) -> AuditEventOut:
@@ -207,7 +310,10 @@ async def _service_error(request: Request, exc: Exception) -> Response:
         log.error("service_error", code=exc.code, exc_info=exc)
     # the detail of bad input names the rule that was broken (never a secret: inputs are not echoed)
     detail = exc.detail if isinstance(exc, InvalidInput | Conflict) and exc.detail != exc.code else None
-    return problem(request, status, exc.code, exc.user_message(), detail)
+    answer = problem(request, status, exc.code, exc.user_message(), detail)
+    if isinstance(exc, TenantRequestsThrottled):
+        answer.headers["Retry-After"] = str(exc.retry_after)
+    return answer
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -283,6 +389,7 @@ def create_api(*, admin: AdminService, components: Components) -> FastAPI:
     api.add_exception_handler(ServicekontoError, _service_error)
     api.add_exception_handler(RequestValidationError, _validation_error)
     api.add_exception_handler(StarletteHTTPException, _http_error)
+    api.include_router(service_roles_router)
 
     @api.get("/tenants", response_model=list[TenantOut], tags=["tenants"],
              summary="Tenants you manage (all for an operator)")
@@ -314,7 +421,8 @@ def create_api(*, admin: AdminService, components: Components) -> FastAPI:
         found = _admin(request).statistics(who, tenant_id, days=days)
         return StatisticsOut(first_day=found.first_day, days=found.days, logins=[
             LoginCountOut(day=c.day, methods=c.methods.split(), trust_level=c.trust_level, count=c.count)
-            for c in found.counts])
+            for c in found.counts], failures=[FailureCountOut(day=f.day, kind=f.kind, count=f.count)
+                                              for f in found.failures])
 
     @api.get("/tenants/{tenant_id}/oidc-clients", response_model=list[OidcClientOut], tags=["oidc-clients"])
     def list_clients(request: Request, who: Acting, tenant_id: str) -> list[OidcClientOut]:
@@ -326,7 +434,11 @@ def create_api(*, admin: AdminService, components: Components) -> FastAPI:
         created = _admin(request).create_oidc_client(
             who, tenant_id, name=body.name, redirect_uris=body.redirect_uris,
             post_logout_redirect_uris=body.post_logout_redirect_uris, grant_types=body.grant_types,
-            scopes=body.scopes, public=body.public, min_trust_level=body.min_trust_level, manage=body.manage)
+            scopes=body.scopes, public=body.public, min_trust_level=body.min_trust_level, manage=body.manage,
+            token_endpoint_auth_method=body.token_endpoint_auth_method,
+            jwks=json.dumps(body.jwks) if body.jwks is not None else None, jwks_uri=body.jwks_uri,
+            access_token_format=body.access_token_format, allowed_attributes=body.allowed_attributes,
+            allowed_methods=body.allowed_methods)
         return NewOidcClientOut(client=client_out(created.client), client_secret=created.secret)
 
     @api.get("/tenants/{tenant_id}/oidc-clients/{client_id}", response_model=OidcClientOut, tags=["oidc-clients"])
@@ -334,12 +446,10 @@ def create_api(*, admin: AdminService, components: Components) -> FastAPI:
         return client_out(_admin(request).oidc_client(who, tenant_id, client_id))
 
     @api.patch("/tenants/{tenant_id}/oidc-clients/{client_id}", response_model=OidcClientOut,
-               tags=["oidc-clients"], summary="Change the redirect and logout URIs")
+               tags=["oidc-clients"], summary="Change the client's settings (only the fields sent)")
     def update_client(request: Request, who: Acting, tenant_id: str, client_id: str,
                       body: OidcClientUpdate) -> OidcClientOut:
-        return client_out(_admin(request).update_oidc_client(
-            who, tenant_id, client_id, redirect_uris=body.redirect_uris,
-            post_logout_redirect_uris=body.post_logout_redirect_uris))
+        return client_out(_admin(request).update_oidc_client(who, tenant_id, client_id, **_changes(body)))
 
     @api.post("/tenants/{tenant_id}/oidc-clients/{client_id}/secret", response_model=NewOidcClientOut,
               tags=["oidc-clients"], summary="A new secret (shown once); the old one stops working")
@@ -369,6 +479,42 @@ def create_api(*, admin: AdminService, components: Components) -> FastAPI:
     @api.get("/tenants/{tenant_id}/saml-sps/{sp_id}", response_model=SamlSpOut, tags=["saml-sps"])
     def get_sp(request: Request, who: Acting, tenant_id: str, sp_id: str) -> SamlSpOut:
         return sp_out(_admin(request).saml_sp_by_id(who, tenant_id, sp_id))
+
+    @api.patch("/tenants/{tenant_id}/saml-sps/{sp_id}", response_model=SamlSpOut, tags=["saml-sps"],
+               summary="Change the SP's settings (only the fields sent)")
+    def update_sp(request: Request, who: Acting, tenant_id: str, sp_id: str, body: SamlSpUpdate) -> SamlSpOut:
+        return sp_out(_admin(request).update_saml_sp(who, tenant_id, sp_id, **_changes(body)))
+
+    @api.post("/tenants/{tenant_id}/saml-sps/{sp_id}/refresh", response_model=SamlSpOut, tags=["saml-sps"],
+              summary="Fetch the metadata from the SP's URL now; a failure keeps the old ones (see metadata_error)")
+    def refresh_sp(request: Request, who: Acting, tenant_id: str, sp_id: str) -> SamlSpOut:
+        return sp_out(_admin(request).refresh_saml_sp(who, tenant_id, sp_id))
+
+    @api.get("/tenants/{tenant_id}/admins", response_model=list[AdminOut], tags=["admins"],
+             summary="The tenant's admins")
+    def list_admins(request: Request, who: Acting, tenant_id: str) -> list[AdminOut]:
+        return [admin_out(v) for v in _admin(request).tenant_admins(who, tenant_id)]
+
+    @api.post("/tenants/{tenant_id}/admins", response_model=AdminOut, status_code=201, tags=["admins"],
+              summary="Make an account an admin of the tenant")
+    def add_admin(request: Request, who: Acting, tenant_id: str, body: AdminIn) -> AdminOut:
+        return admin_out(_admin(request).add_tenant_admin(who, tenant_id, body.username))
+
+    @api.delete("/tenants/{tenant_id}/admins/{account_id}", status_code=204, tags=["admins"],
+                response_class=Response, summary="Take the admin role of the tenant from an account")
+    def remove_admin(request: Request, who: Acting, tenant_id: str, account_id: str) -> Response:
+        _admin(request).revoke_tenant_admin(who, tenant_id, account_id)
+        return Response(status_code=204)
+
+    @api.get("/operators", response_model=list[AdminOut], tags=["admins"], summary="Operator admins (operators only)")
+    def list_operators(request: Request, who: Acting) -> list[AdminOut]:
+        return [admin_out(v) for v in _admin(request).operators(who)]
+
+    @api.delete("/operators/{account_id}", status_code=204, tags=["admins"], response_class=Response,
+                summary="Take the operator role from an account (operators only; never the last one)")
+    def remove_operator(request: Request, who: Acting, account_id: str) -> Response:
+        _admin(request).revoke_operator(who, account_id)
+        return Response(status_code=204)
 
     @api.delete("/tenants/{tenant_id}/saml-sps/{sp_id}", status_code=204, tags=["saml-sps"],
                 response_class=Response)

@@ -1,5 +1,6 @@
 """OpenID Connect on HTTP: thin adapters from Starlette to the provider (protocols/oidc). Parameters are
-parsed here, everything else happens in the provider, off the event loop where it touches storage."""
+parsed here, everything else happens in the provider, off the event loop where it touches storage (userinfo
+and introspection read through async drivers on the loop when the provider can: `reads_on_loop()`)."""
 
 from __future__ import annotations
 
@@ -98,6 +99,10 @@ def _endpoint(name: str) -> Any:
         if pairs is None:
             return _bad_request("A form-encoded body is required.")
         provider = _provider(request)
+        if name == "introspection" and provider.reads_on_loop():
+            answer = await provider.introspection_on_loop(str(request.url), request.headers, pairs)
+            if answer is not None:
+                return _json(answer)
         return _json(await run_in_threadpool(provider.endpoint, name, str(request.url), request.headers, pairs))
     return handle
 
@@ -110,7 +115,10 @@ async def userinfo(request: Request) -> Response:
         access_token = dict(await _pairs(request) or []).get("access_token", "")
     if not access_token:
         return Response(status_code=401, headers={"www-authenticate": 'Bearer realm="servicekonto"'} | NO_STORE)
-    return _json(await run_in_threadpool(_provider(request).userinfo, access_token))
+    provider = _provider(request)
+    if provider.reads_on_loop() and (answer := await provider.userinfo_on_loop(access_token)) is not None:
+        return _json(answer)
+    return _json(await run_in_threadpool(provider.userinfo, access_token))
 
 
 @form_page

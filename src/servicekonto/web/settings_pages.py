@@ -16,6 +16,7 @@ from servicekonto.domain.attributes import MASTER_DATA_KEYS, AttributeSource
 from servicekonto.domain.eid import has_mailbox
 from servicekonto.domain.flows import FlowKind, FlowState
 from servicekonto.domain.normalise import GENDER_LABELS, Gender
+from servicekonto.domain.organisations import address_text
 from servicekonto.domain.passwords import PasswordRejected
 from servicekonto.services.accounts import PasswordsDiffer
 from servicekonto.services.authentication import CredentialsInvalid
@@ -34,6 +35,14 @@ FIELD_LABELS = {
     "locality": i18n._l("City"), "country": i18n._l("Country"), "phone": i18n._l("Phone"),
     "de_mail": i18n._l("De-Mail address"), "email": i18n._l("E-mail address"),
     "eid_pseudonym": i18n._l("Pseudonym of your ID card"),
+    # acting for an organisation (issue #10)
+    "org_pseudonym": i18n._l("Pseudonym of the organisation"), "org_name": i18n._l("Name of the organisation"),
+    "org_address": i18n._l("Address of the organisation"), "org_legal_form": i18n._l("Legal form"),
+    "org_register_type": i18n._l("Register type"), "org_register_court": i18n._l("Register court"),
+    "org_register_number": i18n._l("Register number"),
+    "org_street_address": i18n._l("Street and house number of the organisation"),
+    "org_postal_code": i18n._l("Postcode of the organisation"), "org_locality": i18n._l("City of the organisation"),
+    "org_country": i18n._l("Country of the organisation"), "org_roles": i18n._l("Your roles in the organisation"),
 }
 SOURCE_LABELS = {
     AttributeSource.SELF_DECLARED: i18n._l("entered by you"),
@@ -63,8 +72,10 @@ def nationalities(locale: str) -> list[tuple[str, str]]:
 def display_value(key: str, value: str) -> str:
     if key == "gender":
         return str(GENDER_LABELS.get(Gender(value), value))
-    if key == "country":
+    if key in ("country", "org_country"):
         return dict(countries(i18n.current_locale())).get(value, value)
+    if key == "org_address":
+        return address_text(value)
     if key == "nationality":
         return dict(nationalities(i18n.current_locale())).get(value, value)
     return value

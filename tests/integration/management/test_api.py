@@ -162,6 +162,12 @@ ENDPOINTS = [
     ("POST", "/api/tenants/{t}/saml-sps", {"metadata_xml": "<x/>"}),
     ("GET", "/api/tenants/{t}/saml-sps/{s}", None),
     ("DELETE", "/api/tenants/{t}/saml-sps/{s}", None),
+    ("PATCH", "/api/tenants/{t}/saml-sps/{s}", {"name": "Evil", "allowed_methods": ["password"]}),
+    ("POST", "/api/tenants/{t}/saml-sps/{s}/refresh", None),
+    ("PATCH", "/api/tenants/{t}/oidc-clients/{c}", {"allowed_attributes": [], "min_trust_level": 1}),
+    ("GET", "/api/tenants/{t}/admins", None),
+    ("POST", "/api/tenants/{t}/admins", {"username": "erika"}),
+    ("DELETE", "/api/tenants/{t}/admins/00000000-0000-0000-0000-000000000000", None),
 ]
 
 
@@ -181,7 +187,9 @@ def test_a_tenant_admin_never_reaches_another_tenant(client: TestClient, contain
         problem(client.request(method, own_path, json=body, headers=mine.auth), 404, "service.not_found")
     after = client.get(f"/api/tenants/{theirs.id}/oidc-clients/{their_client}", headers=theirs.auth).json()
     assert after == before
-    assert len(client.get(f"/api/tenants/{theirs.id}/saml-sps", headers=theirs.auth).json()) == 1
+    [sp] = client.get(f"/api/tenants/{theirs.id}/saml-sps", headers=theirs.auth).json()
+    assert (sp["name"], sp["allowed_methods"]) == ("Bürgerportal Musterstadt", None)
+    assert container.admin._roles.for_tenant(theirs.id) == []
     assert container.tenants.get(theirs.id).status.value == "active"
     assert container.oidc_clients.check_secret(container.oidc_clients.get(theirs.client_id), theirs.secret)
     assert not client.get(f"/api/tenants/{theirs.id}/audit-events", headers=mine.auth).is_success

@@ -49,3 +49,62 @@ def test_admin_grant_refuses_unknown_accounts_and_ambiguous_roles() -> None:
     _account("erika")
     assert run("admin", "grant", "--account", "erika")[0] == 1
     assert run("admin", "grant", "--account", "erika", "--tenant", "00000000-0000-0000-0000-000000000000")[0] == 1
+
+
+def _events(tenant_id: str) -> list[tuple[str, str | None]]:
+    container: Any = build_container(load_settings())
+    try:
+        records = container.admin._store.audit_for_tenant(tenant_id)
+    finally:
+        container.close()
+    return [(r.event.value, r.actor) for r in records]
+
+
+@pytest.mark.usefixtures("env")
+def test_management_commands_go_through_the_admin_service_and_are_audited() -> None:
+    """DESIGN.md §4's commands keep their output; the tenant's audit log records each of them."""
+    assert run("migrate")[0] == 0
+    tenant_id = json.loads(run("tenant", "create", "--name", "Musterstadt", "--json")[1])["id"]
+    code, out, err = run("oidc-client", "create", "--tenant", tenant_id, "--name", "Portal", "--redirect-uri",
+                         "https://portal.example.de/cb", "--allowed-attribute", "email", "--allowed-method", "eid",
+                         "--json")
+    assert code == 0, err
+    created = json.loads(out)
+    assert created["client_id"] and created["client_secret"]
+    container: Any = build_container(load_settings())
+    try:
+        client = container.oidc_clients.registration(created["client_id"])
+    finally:
+        container.close()
+    assert client.allowed_attributes == ("email",) and client.allowed_methods == ("eid",)
+    code, _, err = run("oidc-client", "create", "--tenant", tenant_id, "--name", "X", "--allowed-attribute",
+                       "shoe_size", "--redirect-uri", "https://portal.example.de/cb")
+    assert code == 1 and err
+    assert _events(tenant_id) == [("admin:oidc_client:created", "cli:operator"),
+                                  ("admin:tenant:created", "cli:operator")]
+
+
+@pytest.mark.usefixtures("env")
+def test_admin_revoke_never_removes_the_last_operator() -> None:
+    assert run("migrate")[0] == 0
+    _account("erika")
+    _account("max")
+    assert run("admin", "grant", "--account", "erika", "--operator")[0] == 0
+    code, _, err = run("admin", "revoke", "--account", "erika", "--operator")
+    assert code == 1 and "operator" in err.lower()
+    assert run("admin", "grant", "--account", "max", "--operator")[0] == 0
+    code, out, err = run("admin", "revoke", "--account", "erika", "--operator", "--json")
+    assert code == 0 and json.loads(out)["revoked"] == "operator", err
+    tenant_id = json.loads(run("tenant", "create", "--name", "Musterstadt", "--json")[1])["id"]
+    assert run("admin", "grant", "--account", "erika", "--tenant", tenant_id)[0] == 0
+    assert run("admin", "revoke", "--account", "erika", "--tenant", tenant_id)[0] == 0
+    assert run("admin", "revoke", "--account", "erika", "--tenant", tenant_id)[0] == 1  # held no more
+
+
+@pytest.mark.usefixtures("env")
+def test_maintenance_reports_the_metadata_it_fetched_again() -> None:
+    assert run("migrate")[0] == 0
+    code, out, err = run("maintenance", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert (report["metadata_refreshed"], report["metadata_failed"]) == (0, 0)

@@ -182,3 +182,58 @@ def test_set_members_are_added_atomically_under_concurrency(store: EphemeralStor
     for thread in threads:
         thread.join()
     assert len(store.members("crowd")) == 40
+
+
+def test_add_has_one_winner_under_concurrency(store: EphemeralStore) -> None:
+    winners: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def claim(name: str) -> None:
+        barrier.wait()
+        if store.add("guard", name.encode(), TTL):
+            winners.append(name)
+
+    threads = [threading.Thread(target=claim, args=(f"t{i}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(winners) == 1
+    assert store.get("guard") == winners[0].encode()
+
+
+def test_set_members_are_added_and_removed_atomically_under_concurrency(store: EphemeralStore) -> None:
+    for i in range(20):
+        store.add_member("busy-set", f"old{i}", TTL)
+    barrier = threading.Barrier(4)
+
+    def remove(numbers: range) -> None:
+        barrier.wait()
+        for i in numbers:
+            store.remove_member("busy-set", f"old{i}")
+
+    def add(prefix: str) -> None:
+        barrier.wait()
+        for i in range(10):
+            store.add_member("busy-set", f"{prefix}{i}", TTL)
+
+    threads = [threading.Thread(target=remove, args=(range(0, 10),)),
+               threading.Thread(target=remove, args=(range(10, 20),)),
+               threading.Thread(target=add, args=("x",)), threading.Thread(target=add, args=("y",))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.members("busy-set") == sorted(f"{p}{i}" for p in "xy" for i in range(10))
+
+
+def test_database_sweep_removes_only_expired_rows(store: EphemeralStore) -> None:
+    if not isinstance(store, DatabaseEphemeralStore):
+        pytest.skip("the database adapter's maintenance command")
+    store.put("stays", b"1", TTL)
+    store.put("goes", b"2", SHORT)
+    store.add_member("set-goes", "m", SHORT)
+    time.sleep(SHORT + 0.2)
+    assert store.sweep() == 2
+    assert store.get("stays") == b"1"
+    assert store.sweep() == 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from servicekonto.domain.attributes import BY_KEY, AttributeSource
+from servicekonto.domain.attributes import BY_KEY, ORGANISATION_KEYS, AttributeSource
 from servicekonto.domain.auth_request import ReleasedAttribute, RequestedAttribute
 from servicekonto.domain.trust import TrustLevel, Vocabulary
 
@@ -18,14 +18,19 @@ SCOPE_KEYS: dict[str, tuple[str, ...]] = {
     "address": ("street_address", "postal_code", "locality", "country"),
     "phone": ("phone",),
     "de_mail": ("de_mail",),
+    # Acting for an organisation (issue #10): the scope offers the choice; the `organisation` claim requested
+    # as essential admits organisations only (docs/integration/oidc.md).
+    "organisation": tuple(k for k in ORGANISATION_KEYS if BY_KEY[k].oidc_claim),
 }
+ORGANISATION_CLAIM = "organisation"
+ORGANISATION_PART = ORGANISATION_CLAIM + "."
 ADDRESS_PART = "address."
 CLAIM_TO_KEY = {d.oidc_claim: d.key for d in BY_KEY.values()
                 if (d.oidc_claim and d.master_data) or d.key == "email"}
 CLAIM_TO_KEY.update({d.oidc_claim.removeprefix(ADDRESS_PART): d.key for d in BY_KEY.values()
                      if d.oidc_claim and d.oidc_claim.startswith(ADDRESS_PART)})
 CLAIMS_SUPPORTED = sorted({"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
-                           "email_verified", "address", "verified_claims",
+                           "email_verified", "address", "verified_claims", ORGANISATION_CLAIM,
                            *(d.oidc_claim.split(".")[0] for d in BY_KEY.values()
                              if d.oidc_claim and (d.master_data or d.key == "email"))})
 VERIFIED_SOURCES = {AttributeSource.EID.value, AttributeSource.EIDAS.value, AttributeSource.OPERATOR.value}
@@ -59,6 +64,11 @@ def requested_attributes(scope: str, claims: dict[str, Any]) -> list[RequestedAt
             wanted.setdefault(key, False)
     for member in ("userinfo", "id_token"):
         for claim, spec in (claims.get(member) or {}).items():
+            if claim == ORGANISATION_CLAIM:  # essential: the organisation itself, and so organisation login only
+                for key in SCOPE_KEYS[ORGANISATION_CLAIM]:
+                    essential = key == "org_pseudonym" and isinstance(spec, dict) and bool(spec.get("essential"))
+                    wanted[key] = wanted.get(key, False) or essential
+                continue
             names = (spec or {}).keys() if claim == "address" else [claim]
             for name in (["street_address", "postal_code", "locality", "country"] if claim == "address" and not spec
                          else names):
@@ -99,6 +109,9 @@ def user_claims(attributes: dict[str, ReleasedAttribute]) -> dict[str, Any]:
         claim = BY_KEY[key].oidc_claim
         if not claim:
             continue
+        if claim.startswith(ORGANISATION_PART):
+            _organisation_claim(claims, claim, attribute)
+            continue
         target = claims
         if claim.startswith(ADDRESS_PART):
             target = claims.setdefault("address", {})
@@ -118,6 +131,17 @@ def user_claims(attributes: dict[str, ReleasedAttribute]) -> dict[str, Any]:
                   for source, values in verified.items()]
         claims["verified_claims"] = groups[0] if len(groups) == 1 else groups
     return claims
+
+
+def _organisation_claim(claims: dict[str, Any], claim: str, attribute: ReleasedAttribute) -> None:
+    """One value into the `organisation` object (its path is the claim name); the roles as an array; whether
+    the operator verified the organisation's data, beside them."""
+    *path, name = claim.split(".")
+    target = claims
+    for part in path:
+        target = target.setdefault(part, {})
+    target[name] = attribute.value.split() if name == "roles" else attribute.value
+    claims[ORGANISATION_CLAIM]["verified"] = attribute.source == AttributeSource.OPERATOR.value
 
 
 def _verification(source: str, level: TrustLevel) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 from authlib.oauth2 import OAuth2Error
@@ -31,6 +31,7 @@ from servicekonto.core.clock import Clock
 from servicekonto.core.crypto import keyed_hash
 from servicekonto.core.ids import random_token
 from servicekonto.core.urls import add_query, origin
+from servicekonto.domain.accounts import Account, StoredAttribute
 from servicekonto.domain.admins import TenantNotActive
 from servicekonto.domain.audit import AuditEvent
 from servicekonto.domain.auth_request import AuthRequest, AuthResult, ReleasedAttribute
@@ -38,6 +39,7 @@ from servicekonto.domain.clients import SIGNING_ALGORITHMS, AccessTokenFormat, G
 from servicekonto.domain.grants import Grant, RefreshTokenState
 from servicekonto.domain.keys import KeyPurpose
 from servicekonto.domain.ports import AccountRepository, EphemeralStore, GrantRepository
+from servicekonto.domain.service_settings import restrict_attributes, service_floor
 from servicekonto.domain.trust import TrustLevel, Vocabulary
 from servicekonto.protocols.oidc import claims as oidc_claims
 from servicekonto.protocols.oidc.authlib_server import (
@@ -65,7 +67,7 @@ from servicekonto.protocols.oidc.results import JSON_HEADERS, ProtocolResponse, 
 from servicekonto.services.audit import Auditor
 from servicekonto.services.keys import KeyService
 from servicekonto.services.oidc_clients import OidcClientService
-from servicekonto.services.release import ReleaseService
+from servicekonto.services.release import NotAMember, ReleaseService
 
 CODE_SECONDS = 60
 ACCESS_TOKEN_SECONDS = 600
@@ -94,6 +96,8 @@ class OpenIdProvider:
         self.backchannel = backchannel
         self._jose_keys: dict[str, Any] = {}
         self._key_set: tuple[bytes, KeySet] | None = None
+        self._loop_store: LoopStore | None = None  # see read_on_loop()
+        self._loop_grants: LoopGrants | None = None
         self.server = Server(self)
         self.server.register_token_generator("default", self.generate_token)
         self.server.register_grant(CodeGrant, [S256Challenge(required=True), IdToken(self)])
@@ -134,8 +138,9 @@ class OpenIdProvider:
         level, vocabulary, essential = TrustLevel.BASIC, Vocabulary.STORK, False
         if asked := oidc_claims.requested_level(params.get("acr_values"), claims):
             level, vocabulary, essential = asked
-        if client.min_trust_level > level:
-            level, essential = client.min_trust_level, True
+        floor = service_floor(client.min_trust_level, client.allowed_methods)
+        if floor > level:
+            level, essential = floor, True
         prompts = set(params.get("prompt", "").split())
         max_age = _int_or_none(params.get("max_age"))
         if "max_age" in params and max_age is None:
@@ -145,7 +150,8 @@ class OpenIdProvider:
             id=random_token(24), protocol="oidc", tenant_id=client.tenant_id, service_id=client.client_id,
             service_name=client.name, sector=client.sector, min_level=level, level_vocabulary=vocabulary,
             level_essential=essential,
-            attributes=oidc_claims.requested_attributes(request.scope or "", claims),
+            attributes=restrict_attributes(oidc_claims.requested_attributes(request.scope or "", claims),
+                                           client.allowed_attributes),
             force_login="login" in prompts or max_age == 0, force_consent="consent" in prompts,
             max_age=max_age, locale=(params.get("ui_locales") or "").split(" ")[0] or None,
             protocol_state=state | {"prompt_none": "none" in prompts}, created_at=self.clock.timestamp(),
@@ -160,7 +166,8 @@ class OpenIdProvider:
         subject = Subject(account_id=result.account_id, subject=result.subject,
                           acr=result.trust_level.name_in(auth_request.level_vocabulary), amr=_amr(result.methods),
                           auth_time=result.auth_time, claims=tuple(a.key for a in result.attributes),
-                          grant_id=random_token(24), session_hash=session_hash)
+                          grant_id=random_token(24), session_hash=session_hash,
+                          organisation_id=result.organisation_id)
         try:
             grant = self.server.get_authorization_grant(request)
         except OAuth2Error as error:
@@ -318,7 +325,8 @@ class OpenIdProvider:
             grant = Grant(id=user.grant_id, client_id=request.client.get_client_id(), account_id=user.account_id,
                           session_hash=user.session_hash, subject=user.subject, scope=token.get("scope", ""),
                           claims=user.claims, acr=user.acr, amr=user.amr, auth_time=user.auth_time,
-                          created_at=now, expires_at=now + timedelta(seconds=GRANT_SECONDS))
+                          created_at=now, expires_at=now + timedelta(seconds=GRANT_SECONDS),
+                          organisation_id=user.organisation_id)
             self.grants.add(grant, refresh_hash, refresh_expires_at=grant.expires_at)
         elif refresh_hash and request.refresh_token is not None:
             old: RefreshRecord = request.refresh_token
@@ -337,9 +345,9 @@ class OpenIdProvider:
                                 actor=client.get_client_id())
             raise InvalidGrantError("The refresh token was used before; the grant is revoked.")
         if state != RefreshTokenState.VALID or grant is None:
-            return None
-        if self.accounts.get(grant.account_id) is None:
-            return None
+            return None  # VALID includes that the grant's account exists (read with the token)
+        if grant.organisation_id and not self.release.acts_for(grant.account_id, grant.organisation_id):
+            return None  # no longer a member of the organisation the grant acts for (issue #10)
         return RefreshRecord(grant, token_hash)
 
     def id_token(self, client: OidcClient, user: Subject, access_token: str | None, *, nonce: str | None) -> str:
@@ -379,20 +387,25 @@ class OpenIdProvider:
         if not value or len(value) > 4096:
             return None
         if value.count(".") == 2:
-            try:
-                header = jwt.decode(value, self._verification_keys(), algorithms=["ES256"])
-            except (JoseError, ValueError):
-                return None
-            claims = dict(header.claims)
-            if header.header.get("typ") != "at+jwt" or claims.get("iss") != self.issuer:
-                return None
-            if int(claims.get("exp", 0)) <= self.clock.timestamp():
-                return None
-            if self.store.get(f"oidc:revoked:{claims.get('jti')}") is not None:
+            claims = self._jwt_access_claims(value)
+            if claims is None or self.store.get(_revoked_key(claims)) is not None:
                 return None
             return claims
         raw = self.store.get(self._opaque_key(value))
         return json.loads(raw) if raw else None
+
+    def _jwt_access_claims(self, value: str) -> dict[str, Any] | None:
+        """A JWT access token's claims when its signature, type, issuer and expiry hold (revocation aside)."""
+        try:
+            header = jwt.decode(value, self._verification_keys(), algorithms=["ES256"])
+        except (JoseError, ValueError):
+            return None
+        claims = dict(header.claims)
+        if header.header.get("typ") != "at+jwt" or claims.get("iss") != self.issuer:
+            return None
+        if int(claims.get("exp", 0)) <= self.clock.timestamp():
+            return None
+        return claims
 
     def _verification_keys(self) -> KeySet:
         """Our published keys as a KeySet, parsed once per key set (the bytes change on rotation)."""
@@ -420,6 +433,10 @@ class OpenIdProvider:
         if grant_id:
             grant = self.grants.get(grant_id)
             revoked = grant is None or not grant.is_live(self.clock.now())
+        return self._token_record(value, claims, revoked)
+
+    def _token_record(self, value: str, claims: dict[str, Any], revoked: bool) -> TokenRecord:
+        grant_id = claims.get("gid")
         return TokenRecord(kind="access_token", client_id=claims["client_id"], scope=claims.get("scope", ""),
                            expires_at=int(claims["exp"]), issued_at=int(claims["iat"]),
                            value_hash=keyed_hash(self.key, value), subject=claims.get("sub"), grant_id=grant_id,
@@ -440,11 +457,10 @@ class OpenIdProvider:
         if token.kind == "refresh_token" and token.grant_id:
             self.grants.revoke(token.grant_id, now=self.clock.now())
             self.auditor.record(AuditEvent.OIDC_GRANT_REVOKED, actor=token.client_id, grant=token.grant_id)
-        elif token.jti:
+        else:  # opaque tokens carry a jti too: their entry goes, and a JWT's jti is noted until it expires
             ttl = token.expires_at - self.clock.timestamp()
-            if ttl > 0:
+            if token.jti and ttl > 0:
                 self.store.put(f"oidc:revoked:{token.jti}", b"1", ttl)
-        else:
             self.store.delete(f"oidc:at:{token.value_hash}")
 
     def introspection(self, token: TokenRecord) -> dict[str, Any]:
@@ -460,12 +476,23 @@ class OpenIdProvider:
         client's client_credentials grant with a secret, a JWT access token, and the client in this
         process's cache. Anything else, or anything unsure, says False."""
         params = dict(pairs)
-        if params.get("grant_type") != GrantType.CLIENT_CREDENTIALS or "client_assertion" in params:
+        if params.get("grant_type") != GrantType.CLIENT_CREDENTIALS:
             return False
-        client_id = params.get("client_id") or _basic_client_id(headers.get("authorization", ""))
-        client = self.clients.cached(client_id) if client_id else None
-        return (client is not None and client.access_token_format is AccessTokenFormat.JWT
-                and client.token_endpoint_auth_method in ("client_secret_basic", "client_secret_post"))
+        client = self._cached_secret_client(headers, params)
+        return client is not None and client.access_token_format is AccessTokenFormat.JWT
+
+    def _cached_secret_client(self, headers: Mapping[str, str], params: Mapping[str, str]) -> OidcClient | None:
+        """The client a request names, when it authenticates with a secret and this process holds a fresh
+        copy of it, so that authenticating it reads nothing (every client id the request names must be
+        cached: Authlib may take either)."""
+        if "client_assertion" in params:
+            return None
+        named = {params.get("client_id"), _basic_client_id(headers.get("authorization", ""))} - {None, ""}
+        clients = [self.clients.cached(client_id) for client_id in named if client_id]
+        if len(clients) != 1 or clients[0] is None:
+            return None
+        client = clients[0]
+        return client if client.token_endpoint_auth_method in ("client_secret_basic", "client_secret_post") else None
 
     def token(self, uri: str, headers: Mapping[str, str], pairs: list[tuple[str, str]]) -> ProtocolResponse:
         try:
@@ -498,12 +525,88 @@ class OpenIdProvider:
             return ProtocolResponse(401, {"error": "invalid_token"}, [
                 ("WWW-Authenticate", 'Bearer error="invalid_token"'), *JSON_HEADERS])
         values = self.release.current_values(account, grant.claims, attributes)
+        if grant.organisation_id:  # acting for an organisation: only while still a member (issue #10)
+            try:
+                values.update(self.release.current_organisation_values(
+                    account.id, grant.organisation_id, grant.claims, service_id=client.client_id,
+                    sector=client.sector))
+            except NotAMember:
+                return ProtocolResponse(401, {"error": "invalid_token"}, [
+                    ("WWW-Authenticate", 'Bearer error="invalid_token"'), *JSON_HEADERS])
+        return self._userinfo_answer(client, grant, values)
+
+    def _userinfo_answer(self, client: OidcClient, grant: Grant, values: dict[str, ReleasedAttribute]) -> ProtocolResponse:
         body = {"sub": grant.subject, **oidc_claims.user_claims(values)}
         if client.userinfo_signed_response_alg:
             signed = self._sign({}, {**body, "iss": self.issuer, "aud": client.client_id},
                                 client.userinfo_signed_response_alg)
             return ProtocolResponse(200, signed, [("Content-Type", "application/jwt"), ("Cache-Control", "no-store")])
         return ProtocolResponse(200, body, JSON_HEADERS)
+
+    # -- the hot endpoints on the event loop ----------------------------------------------------------------
+    # Userinfo and introspection read one ephemeral entry and one grant: with async drivers (PostgreSQL and
+    # Redis, opened by the server's lifespan) they answer on the event loop, without a worker-thread hop. The
+    # checks are the ones above, in the same order. Whatever these paths do not cover answers None, and the
+    # caller takes the thread path (SQLite, a client not in this process's cache, a temporary
+    # identification, a grant acting for an organisation, a refresh token).
+
+    def read_on_loop(self, *, store: LoopStore, grants: LoopGrants) -> None:
+        self._loop_store = store
+        self._loop_grants = grants
+
+    def reads_on_loop(self) -> bool:
+        store, grants = self._loop_store, self._loop_grants
+        return store is not None and grants is not None and store.ready() and grants.reads_on_loop()
+
+    async def _access_token_claims_on_loop(self, store: LoopStore, value: str) -> dict[str, Any] | None:
+        if not value or len(value) > 4096:
+            return None
+        if value.count(".") == 2:
+            claims = self._jwt_access_claims(value)
+            if claims is None or await store.get(_revoked_key(claims)) is not None:
+                return None
+            return claims
+        raw = await store.get(self._opaque_key(value))
+        return json.loads(raw) if raw else None
+
+    async def userinfo_on_loop(self, access_token: str) -> ProtocolResponse | None:
+        store, grants = self._loop_store, self._loop_grants
+        assert store is not None and grants is not None
+        claims = await self._access_token_claims_on_loop(store, access_token)
+        if claims and str(claims.get("sub", "")).startswith(TEMPORARY_SUBJECT_PREFIX):
+            return None
+        found = await grants.with_account_on_loop(claims["gid"]) if claims and claims.get("gid") else None
+        if found is None or not found[0].is_live(self.clock.now()) or not found[1].is_active:
+            return ProtocolResponse(401, {"error": "invalid_token"}, [
+                ("WWW-Authenticate", 'Bearer error="invalid_token"'), *JSON_HEADERS])
+        grant, account, attributes = found
+        client = self.clients.cached(grant.client_id)
+        if grant.organisation_id or client is None:
+            return None
+        return self._userinfo_answer(client, grant, self.release.current_values(account, grant.claims, attributes))
+
+    async def introspection_on_loop(self, uri: str, headers: Mapping[str, str],
+                                    pairs: list[tuple[str, str]]) -> ProtocolResponse | None:
+        """RFC 7662 for an access token of ours presented by a client in the cache: the token is looked up
+        here, then Authlib's endpoint runs as on the thread path, with the record found (no I/O left)."""
+        store, grants = self._loop_store, self._loop_grants
+        assert store is not None and grants is not None
+        params = dict(pairs)
+        if params.get("token_type_hint") == "refresh_token" or self._cached_secret_client(headers, params) is None:
+            return None
+        claims = await self._access_token_claims_on_loop(store, params.get("token", ""))
+        if claims is None:
+            return None  # perhaps a refresh token, or nothing of ours: the thread path looks at both
+        revoked = False
+        if grant_id := claims.get("gid"):
+            grant = await grants.get_on_loop(grant_id)
+            revoked = grant is None or not grant.is_live(self.clock.now())
+        request = Request("POST", uri, headers, pairs)
+        request.found_token = self._token_record(params["token"], claims, revoked)
+        try:
+            return self.server.create_endpoint_response("introspection", request)  # type: ignore[no-any-return]
+        except TenantNotActive:
+            return _SUSPENDED_CLIENT
 
     def end_session_target(self, pairs: list[tuple[str, str]]) -> tuple[str | None, OidcClient | None, str | None]:
         """RP-initiated logout 1.0 §2–3: where to send the browser afterwards, checked against the client's
@@ -568,6 +671,28 @@ class OpenIdProvider:
 # (RFC 6749 §5.2) that client libraries understand, rather than our error page.
 _SUSPENDED_CLIENT = ProtocolResponse(401, {"error": "invalid_client",
                                            "error_description": "The client's tenant is suspended."}, JSON_HEADERS)
+
+
+class LoopStore(Protocol):
+    """Reads of the ephemeral store on the event loop (persistence/async_ephemeral.py)."""
+
+    def ready(self) -> bool: ...
+
+    async def get(self, key: str) -> bytes | None: ...
+
+
+class LoopGrants(Protocol):
+    """Reads of grants on the event loop (persistence/oidc.py, on persistence/statements.py's AsyncStatements)."""
+
+    def reads_on_loop(self) -> bool: ...
+
+    async def get_on_loop(self, grant_id: str) -> Grant | None: ...
+
+    async def with_account_on_loop(self, grant_id: str) -> tuple[Grant, Account, list[StoredAttribute]] | None: ...
+
+
+def _revoked_key(claims: Mapping[str, Any]) -> str:
+    return f"oidc:revoked:{claims.get('jti')}"
 
 
 def _basic_client_id(authorization: str) -> str | None:

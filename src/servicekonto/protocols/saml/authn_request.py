@@ -649,7 +649,7 @@ def _akdb(extensions: list[etree._Element]) -> _Akdb:
             return _Akdb(version=version, ignored_reason="requested-attributes-empty")
         for entry in entries:
             name = (entry.get("Name") or "").strip()
-            if not _OID_URN.fullmatch(name):
+            if not _OID_URN.fullmatch(name) and name not in _BY_SAML_NAME:  # BundID's OIDs, or our catalogue's
                 return _Akdb(version=version, ignored_reason="requested-attributes-missing-name")
             required = (entry.get("RequiredAttribute") or "").strip().lower() in _TRUE
             key = _BY_SAML_NAME.get(name)

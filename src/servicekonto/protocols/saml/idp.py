@@ -25,6 +25,7 @@ from servicekonto.domain.attributes import MASTER_DATA_KEYS
 from servicekonto.domain.auth_request import AuthRequest, AuthResult, RequestedAttribute
 from servicekonto.domain.keys import KeyPurpose
 from servicekonto.domain.ports import EphemeralStore
+from servicekonto.domain.service_settings import restrict_attributes, service_floor
 from servicekonto.domain.trust import TrustLevel, Vocabulary
 from servicekonto.protocols.saml import logout
 from servicekonto.protocols.saml.authn_request import (
@@ -141,7 +142,10 @@ class SamlIdentityProvider:
 
     def _auth_request(self, request: SamlAuthnRequest) -> AuthRequest:
         requested = list(request.requested) or [(key, False) for key in DEFAULT_KEYS]
-        attributes = [RequestedAttribute(key, required) for key, required in requested if key not in TECHNICAL_KEYS]
+        attributes = restrict_attributes([RequestedAttribute(key, required) for key, required in requested
+                                          if key not in TECHNICAL_KEYS], request.sp.allowed_attributes)
+        floor = service_floor(request.sp.min_trust_level, request.sp.allowed_methods)
+        asked = request.min_level or TrustLevel.BASIC
         state = {
             "request_id": request.id, "acs_url": request.acs_url, "relay_state": request.relay_state,
             "requested": [[key, required] for key, required in requested], "akdb_version": request.akdb_version,
@@ -151,9 +155,10 @@ class SamlIdentityProvider:
         return AuthRequest(
             id=random_token(24), protocol="saml", tenant_id=request.sp.tenant_id, service_id=request.sp.entity_id,
             service_name=request.display_name or request.sp.name, sector=request.sp.sector,
-            min_level=request.min_level or TrustLevel.BASIC,
+            min_level=max(asked, floor),
             level_vocabulary=request.level_vocabulary or Vocabulary.STORK,
-            level_essential=request.min_level is not None,  # Comparison="minimum" binds ([BSB] §5.1)
+            # Comparison="minimum" binds ([BSB] §5.1), and so does the SP's own floor
+            level_essential=request.min_level is not None or floor > asked,
             attributes=attributes, force_login=request.force_authn, locale=request.lang,
             protocol_state=state, created_at=self._clock.timestamp(), return_origin=origin(request.acs_url),
             temporary_allowed=all(key != "pseudonym" for key, _required in requested))

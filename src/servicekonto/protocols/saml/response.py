@@ -70,6 +70,8 @@ DIGEST = DigestAlgorithm.SHA256  # the only digest our metadata declare (alg:Dig
 INTERFACE_VERSION = "2020.2.1"  # BundID's `Version` attribute, CalVer (§6.2; egov-interfaces.md §1.6)
 # The keys this module computes from the AuthResult itself; a released value under one of them is ignored.
 TECHNICAL_KEYS = ("pseudonym", "trust_level", "proved_by", "mfa", "version")
+# Keys whose value is a space-separated list, sent as one AttributeValue each: an acting person's roles.
+MULTI_VALUED = frozenset({"org_roles"})
 # akdb:TrustLevel of what the IdP itself vouches for (pseudonym, level, method): BundID's example response
 # marks them NORMAL (§10.2; egov-interfaces.md §1.7).
 SYSTEM_TRUST = TrustLevel.LOW
@@ -308,9 +310,11 @@ def _attribute(attribute: SamlAttribute) -> str:
     """Name and FriendlyName from the catalogue, NameFormat uri, one xsd:string value in NFC, and the
     per-attribute akdb:TrustLevel as an attribute in the AKDB namespace (BundID §6, §6.2.9), whose prefix
     the Assertion declares."""
+    values = attribute.value.split() if attribute.definition.key in MULTI_VALUED else (attribute.value,)
     return (f"{_attribute_start(attribute.definition.key, attribute.trust_level)}"
-            f'<saml:AttributeValue xsi:type="xsd:string">{xml.text(unicodedata.normalize("NFC", attribute.value))}'
-            f"</saml:AttributeValue></saml:Attribute>")
+            + "".join(f'<saml:AttributeValue xsi:type="xsd:string">{xml.text(unicodedata.normalize("NFC", value))}'
+                      "</saml:AttributeValue>" for value in values)
+            + "</saml:Attribute>")
 
 
 @lru_cache(maxsize=512)

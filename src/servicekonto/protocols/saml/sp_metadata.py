@@ -33,6 +33,7 @@ from servicekonto.domain.saml_sp import (
     check_entity_id,
     display_name,
 )
+from servicekonto.protocols.fetch import non_public_reason
 from servicekonto.protocols.saml.xml import MD, NS, XML_NS, UnsafeXml, parse
 
 FETCH_TIMEOUT_SECONDS = 10.0
@@ -242,6 +243,9 @@ def fetch_sp_metadata(url: str, *, test_system: bool, timeout: float = FETCH_TIM
 
     def _check_request(request: httpx2.Request) -> None:
         check_metadata_url(str(request.url), test_system=test_system)
+        reason = non_public_reason(str(request.url), test_system=test_system)  # SSRF: public hosts only
+        if reason is not None:
+            raise SpMetadataInvalid(f"metadata URL: {reason}")
 
     try:
         with (httpx2.Client(timeout=timeout, follow_redirects=True, max_redirects=MAX_REDIRECTS,

@@ -1,0 +1,92 @@
+"""Userinfo and introspection answered on the event loop (async PostgreSQL and Redis reads, no worker thread):
+the same answers as the thread path, revocation included; SQLite and a loop without the server's lifespan keep
+the thread path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from servicekonto.settings import Settings
+from tests.integration.accounts.helpers import register_and_verify
+from tests.integration.oidc.helpers import code_flow, register_portal, token_request
+
+
+def _thread_path_fails(container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The thread path's entry points raise: an answer must have come from the event loop."""
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("took the thread path")
+    monkeypatch.setattr(container.oidc, "userinfo", refuse)
+    monkeypatch.setattr(container.oidc, "endpoint", refuse)
+
+
+@pytest.mark.parametrize("token_format", ["opaque", "jwt"])
+def test_userinfo_and_introspection_answer_on_the_loop_until_revoked(
+        client: TestClient, settings: Settings, container: Any, monkeypatch: pytest.MonkeyPatch,
+        token_format: str) -> None:
+    register_and_verify(client, settings.data_dir / "outbox")
+    portal = register_portal(container, access_token_format=token_format)
+    tokens = code_flow(client, portal)
+    on_loop = settings.redis_url is not None and container.database.dialect == "postgresql"
+    auth = (portal.client_id, portal.client_secret)
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    if on_loop:
+        _thread_path_fails(container, monkeypatch)
+    info = client.get("/oidc/userinfo", headers=bearer)
+    assert info.status_code == 200 and info.json()["email"] == "erika@example.de"
+    live = client.post("/oidc/introspect", data={"token": tokens["access_token"]}, auth=auth).json()
+    assert live["active"] is True and live["client_id"] == portal.client_id and live["token_type"] == "Bearer"
+    wrong = client.post("/oidc/introspect", data={"token": tokens["access_token"]}, auth=(portal.client_id, "x"))
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    monkeypatch.undo()
+    assert client.post("/oidc/revoke", data={"token": tokens["access_token"]}, auth=auth).status_code == 200
+    assert client.post("/oidc/introspect", data={"token": tokens["access_token"]}, auth=auth).json() == {
+        "active": False}  # an unknown token may still be a refresh token: the thread path looks at both
+    if on_loop:
+        _thread_path_fails(container, monkeypatch)
+    assert client.get("/oidc/userinfo", headers=bearer).status_code == 401
+
+
+def test_a_revoked_grant_ends_its_access_tokens_on_the_loop(client: TestClient, settings: Settings,
+                                                            container: Any) -> None:
+    register_and_verify(client, settings.data_dir / "outbox")
+    portal = register_portal(container, access_token_format="opaque")
+    tokens = code_flow(client, portal)
+    auth = (portal.client_id, portal.client_secret)
+    assert client.post("/oidc/revoke", data={"token": tokens["refresh_token"], "token_type_hint": "refresh_token"},
+                       auth=auth).status_code == 200
+    assert client.post("/oidc/introspect", data={"token": tokens["access_token"]}, auth=auth).json() == {
+        "active": False}
+    assert client.get("/oidc/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+                      ).status_code == 401
+
+
+def test_another_clients_token_is_inactive_and_refresh_tokens_still_introspect(
+        client: TestClient, settings: Settings, container: Any) -> None:
+    register_and_verify(client, settings.data_dir / "outbox")
+    portal = register_portal(container, access_token_format="opaque")
+    other = register_portal(container, name="Anderes Portal")
+    tokens = code_flow(client, portal)
+    code_flow(client, other)  # caches the other client too
+    assert client.post("/oidc/introspect", data={"token": tokens["access_token"]},
+                       auth=(other.client_id, other.client_secret)).json() == {"active": False}
+    refresh = client.post("/oidc/introspect", data={"token": tokens["refresh_token"]},
+                          auth=(portal.client_id, portal.client_secret)).json()
+    assert refresh["active"] is True and refresh["token_type"] == "refresh_token"
+
+
+def test_without_the_lifespan_the_thread_path_answers(client: TestClient, settings: Settings,
+                                                      container: Any) -> None:
+    register_and_verify(client, settings.data_dir / "outbox")
+    portal = register_portal(container, access_token_format="opaque")
+    tokens = code_flow(client, portal)
+    fresh_loop = TestClient(client.app, base_url="http://127.0.0.1:8000")  # a new loop per request, no lifespan
+    info = fresh_loop.get("/oidc/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert info.status_code == 200 and info.json()["email"] == "erika@example.de"
+    answer = fresh_loop.post("/oidc/introspect", data={"token": tokens["access_token"]},
+                             auth=(portal.client_id, portal.client_secret))
+    assert answer.json()["active"] is True
+    assert token_request(client, portal, {"grant_type": "refresh_token",
+                                          "refresh_token": tokens["refresh_token"]}).status_code == 200
