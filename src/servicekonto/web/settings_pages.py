@@ -16,7 +16,7 @@ from servicekonto.domain.attributes import MASTER_DATA_KEYS, AttributeSource
 from servicekonto.domain.eid import has_mailbox
 from servicekonto.domain.flows import FlowKind, FlowState
 from servicekonto.domain.normalise import GENDER_LABELS, Gender
-from servicekonto.domain.organisations import address_text
+from servicekonto.domain.organisations import LastAdminAccount, address_text
 from servicekonto.domain.passwords import PasswordRejected
 from servicekonto.services.accounts import PasswordsDiffer
 from servicekonto.services.authentication import CredentialsInvalid
@@ -191,6 +191,9 @@ def delete(request: Request, form: Form) -> Response:
     except (CredentialsInvalid, LoginLocked) as exc:
         return render(request, "account/delete.html", 429 if isinstance(exc, LoginLocked) else 400,
                        account=account, flow_id=flow.id, errors={"password": error_message(exc)})
+    except LastAdminAccount as exc:  # an organisation would be left without an administrator (issue #10)
+        return render(request, "account/delete.html", exc.http_status, account=account, flow_id=flow.id,
+                      notice=error_message(exc))
     service(request, "oidc").notify_logout(grants)  # portals that registered hear of it (issue #8)
     flows = service(request, "flows")
     flows.advance(flow, FlowState.DELETED)

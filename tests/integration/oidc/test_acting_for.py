@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from servicekonto.domain.attributes import AttributeSource
 from servicekonto.domain.organisations import Organisation, OrganisationRole
 from servicekonto.persistence.organisations import SqlOrganisationRepository
+from servicekonto.persistence.transfers import SqlTransferLog
 from servicekonto.settings import Settings
 from tests.integration.accounts.helpers import form_action, register_and_verify
 from tests.integration.oidc.helpers import (
@@ -108,6 +109,9 @@ def test_a_member_acts_for_the_organisation_and_the_portal_gets_both_pseudonyms_
     assert organisation_claim["roles"] == ["admin", "antragsteller"]  # never another service's roles
     assert organisation_claim["verified"] is False
     assert body["email"] == "erika@example.de"  # the person's own data beside it, as consented
+    [transfer], more = SqlTransferLog(container.database).of_organisation(org.id)  # the organisation's history
+    assert not more and transfer.account_id == account_id and transfer.service_id == portal.client_id
+    assert "org_pseudonym" in transfer.attributes and "email" in transfer.attributes
 
     # The next login may act for herself: no organisation claims then, the same person pseudonym.
     response, verifier = start(client, portal, scope="openid email organisation", prompt="login")

@@ -286,6 +286,7 @@ def test_account_deletion_waits_for_a_hand_over_and_takes_a_sole_member_organisa
     action, token = form_action(page.text, "/konto/loeschen")
     refused = alice.client.post(action, data={"password": PASSWORD, "csrf_token": token}, follow_redirects=False)
     assert refused.status_code == 409 and "Muster &amp; Söhne GmbH" in refused.text
+    assert "organisation.last_admin_account" in refused.text and 'name="password"' in refused.text  # the form again
     assert container.account_repository.get(alice.account_id) is not None
     assert container.organisations._orgs.get(own) is not None
 
