@@ -18,6 +18,7 @@ from servicekonto.core.ids import parse_uuid
 from servicekonto.domain.passkeys import Passkey
 from servicekonto.persistence import models
 from servicekonto.persistence.database import Database
+from servicekonto.persistence.statements import Statements
 
 _PASSKEY = models.Passkey
 _COLUMNS = [c for c in _PASSKEY.__table__.columns]  # type: ignore[attr-defined]
@@ -42,12 +43,14 @@ def _passkey(row: Any) -> Passkey:
 class SqlPasskeyRepository:
     def __init__(self, database: Database) -> None:
         self._db = database
+        # On the login path: straight through the driver on SQLite too (persistence/statements.py).
+        self._statements = Statements(database.autocommit_engine, database.engine, direct=True)
 
     # Every column is named in the insert: the direct path applies no defaults.
 
     def add(self, passkey: Passkey) -> bool:
         try:
-            self._db.statements.run(_INSERT, {
+            self._statements.run(_INSERT, {
                 "id": uuid.UUID(passkey.id), "account_id": uuid.UUID(passkey.account_id),
                 "credential_id": passkey.credential_id, "public_key": passkey.public_key,
                 "sign_count": passkey.sign_count, "transports": " ".join(passkey.transports), "name": passkey.name,
@@ -60,24 +63,24 @@ class SqlPasskeyRepository:
     def by_credential_id(self, credential_id: str) -> Passkey | None:
         if not credential_id or len(credential_id) > 1400:
             return None
-        row = self._db.statements.first(_BY_CREDENTIAL, {"credential_id": credential_id})
+        row = self._statements.first(_BY_CREDENTIAL, {"credential_id": credential_id})
         return _passkey(row) if row else None
 
     def of_account(self, account_id: str) -> Sequence[Passkey]:
         key = parse_uuid(account_id)
         if key is None:
             return []
-        return [_passkey(row) for row in self._db.statements.all(_OF_ACCOUNT, {"account_id": key})]
+        return [_passkey(row) for row in self._statements.all(_OF_ACCOUNT, {"account_id": key})]
 
     def use(self, passkey_id: str, *, stored_count: int, new_count: int, now: datetime) -> bool:
         key = parse_uuid(passkey_id)
         if key is None:
             return False
-        return self._db.statements.run(_USE, {"passkey_id": key, "stored_count": stored_count,
+        return self._statements.run(_USE, {"passkey_id": key, "stored_count": stored_count,
                                               "new_count": new_count, "now": now}) == 1
 
     def remove(self, account_id: str, passkey_id: str) -> bool:
         account, key = parse_uuid(account_id), parse_uuid(passkey_id)
         if account is None or key is None:
             return False
-        return self._db.statements.run(_REMOVE, {"account_id": account, "passkey_id": key}) == 1
+        return self._statements.run(_REMOVE, {"account_id": account, "passkey_id": key}) == 1

@@ -20,6 +20,7 @@ from servicekonto.domain.grants import Grant
 from servicekonto.domain.privacy import ConsentEntry, KnownDevice
 from servicekonto.persistence import models
 from servicekonto.persistence.database import Database
+from servicekonto.persistence.statements import Statements
 
 # Never in an export: secrets and keyed hashes (they identify nothing to the citizen and must not leave).
 SECRET_COLUMNS: dict[str, frozenset[str]] = {
@@ -96,6 +97,8 @@ def exported_tables() -> list[tuple[Table, str]]:
 class SqlAccountData:
     def __init__(self, database: Database) -> None:
         self._db = database
+        # On the login path: straight through the driver on SQLite too (persistence/statements.py).
+        self._statements = Statements(database.autocommit_engine, database.engine, direct=True)
 
     def consents(self, account_id: str) -> Sequence[ConsentEntry]:
         account = parse_uuid(account_id)
@@ -137,29 +140,29 @@ class SqlAccountData:
     def device_seen(self, account_id: str, device_hash: str, label: str, *, now: datetime) -> bool:
         # Every login asks: one prebuilt read, and a write only for a new device, a new label, or a
         # last-seen time more than a day old (not a durable write on every login).
-        known = self._db.statements.first(_DEVICE, {"account_id": uuid.UUID(account_id), "device_hash": device_hash})
+        known = self._statements.first(_DEVICE, {"account_id": uuid.UUID(account_id), "device_hash": device_hash})
         if known is not None and known.label == label[:64] and now - known.last_seen_at < DEVICE_TOUCH:
             return False
         # Each statement is atomic on its own: of two requests racing with a new device, one inserts (and is
         # told "new"), the other touches the row.
         params = {"a": uuid.UUID(account_id), "h": device_hash, "l": label[:64], "now": now}
-        if self._db.statements.first(_NEW_DEVICE[self._db.dialect], params) is not None:
+        if self._statements.first(_NEW_DEVICE[self._db.dialect], params) is not None:
             return True
-        self._db.statements.run(_TOUCH_DEVICE, params)
+        self._statements.run(_TOUCH_DEVICE, params)
         return False
 
     def devices(self, account_id: str) -> Sequence[KnownDevice]:
         account = parse_uuid(account_id)
         if account is None:
             return []
-        rows = self._db.statements.all(_DEVICES, {"account_id": account})
+        rows = self._statements.all(_DEVICES, {"account_id": account})
         return [KnownDevice(label=r.label, first_seen_at=r.first_seen_at, last_seen_at=r.last_seen_at) for r in rows]
 
     def new_device_notice(self, account_id: str) -> bool:
         account = parse_uuid(account_id)
         if account is None:
             return False
-        row = self._db.statements.first(_NOTICE, {"account_id": account})
+        row = self._statements.first(_NOTICE, {"account_id": account})
         return bool(row.new_device_notice) if row is not None else False
 
     def set_new_device_notice(self, account_id: str, enabled: bool, *, now: datetime) -> None:

@@ -12,6 +12,7 @@ from servicekonto.core.ids import parse_uuid
 from servicekonto.domain.second_factors import SecondFactorKind, StoredTotp
 from servicekonto.persistence import models
 from servicekonto.persistence.database import Database
+from servicekonto.persistence.statements import Statements
 
 _TOTP = SecondFactorKind.TOTP.value
 _FACTOR = models.SecondFactor
@@ -24,9 +25,11 @@ _TOTP_OF_ACCOUNT = select(_FACTOR.sealed_secret, _FACTOR.last_used_step, _FACTOR
 class SqlSecondFactorRepository:
     def __init__(self, database: Database) -> None:
         self._db = database
+        # On the login path: straight through the driver on SQLite too (persistence/statements.py).
+        self._statements = Statements(database.autocommit_engine, database.engine, direct=True)
 
     def totp(self, account_id: str) -> StoredTotp | None:
-        row = self._db.statements.first(_TOTP_OF_ACCOUNT, {"account_id": parse_uuid(account_id)})
+        row = self._statements.first(_TOTP_OF_ACCOUNT, {"account_id": parse_uuid(account_id)})
         if row is None:
             return None
         return StoredTotp(account_id=account_id, sealed_secret=bytes(row.sealed_secret),

@@ -10,11 +10,14 @@ Only for statements over plain types (text, integers, UUIDs, timestamps, boolean
 values on this path, and on PostgreSQL nothing needs to (psycopg returns what SQLAlchemy would, timestamps
 aware and in UTC: the connections' TimeZone is UTC). SQLite keeps
 SQLAlchemy's path, whose conversions its driver needs (UUIDs stored as text), unless the caller asks for the
-direct path (`direct=True`: the ephemeral store, whose table holds text, bytes and floats only)."""
+direct path (`direct=True`): there the statement's own type conversions (SQLAlchemy's bind and result
+processors, taken from the compiled statement once) run on the values and rows, and the driver's errors
+come back as SQLAlchemy's (IntegrityError and the like), as on SQLAlchemy's path."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections import namedtuple
 from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
@@ -23,10 +26,13 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import UpdateBase
 
-_Compiled = tuple[str, dict[str, Any], Any, tuple[str, ...] | None]
+# SQL, default values, row type, then for SQLite: the parameters' order, bind and result processors.
+_Compiled = tuple[str, dict[str, Any], Any, tuple[str, ...] | None, tuple[tuple[str, Any], ...],
+                  tuple[Any, ...] | None]
 
 
 class Statements:
@@ -95,17 +101,30 @@ class Statements:
             row_type = namedtuple("Row", list(columns.keys()), rename=True) if columns else None  # type: ignore[misc]
             # SQLite's driver takes `?` in the order SQLAlchemy lists them; psycopg takes names.
             positions = tuple(compiled.positiontup) if compiled.positional else None
+            binds: tuple[tuple[str, Any], ...] = ()
+            results: tuple[Any, ...] | None = None
+            if self._engine.dialect.name == "sqlite":  # its driver needs SQLAlchemy's conversions (UUIDs, times)
+                binds = tuple(compiled._bind_processors.items())
+                dialect = self._engine.dialect
+                processors = tuple(entry.type._cached_result_processor(dialect, None)
+                                   for entry in compiled._result_columns)
+                results = processors if any(processors) else None
             # The statement stays referenced by the cache key's owner (module constants), so its id is stable.
-            found = self._compiled[cache_key] = (compiled.string, defaults, row_type, positions)
+            found = self._compiled[cache_key] = (compiled.string, defaults, row_type, positions, binds, results)
         return found
 
     def _run(self, statement: Executable, params: Mapping[str, Any], *, fetch: int,
              driver: Any = None) -> tuple[list[Any], int]:
-        sql, defaults, row_type, positions = self._compile(statement, tuple(params))
+        sql, defaults, row_type, positions, binds, results = self._compile(statement, tuple(params))
         values = {**defaults, **params} if defaults else params
         for value in values.values():  # the one check of models.UtcDateTime that matters on this path
             if isinstance(value, datetime) and value.tzinfo is None:
                 raise ValueError("naive datetime")
+        if binds:
+            values = dict(values)
+            for name, process in binds:
+                if name in values:
+                    values[name] = process(values[name])
         arguments: Any = values if positions is None else tuple(values[name] for name in positions)
         fairy = None
         if driver is None:
@@ -116,11 +135,18 @@ class Statements:
                 cursor.execute(sql, arguments)
                 if fetch == 0 or row_type is None:
                     return [], cursor.rowcount
-                if positions is not None:  # SQLite: step to the end, so a write's statement finishes here
-                    raw = cursor.fetchall()[:fetch] if fetch > 0 else cursor.fetchall()
+                if positions is not None and isinstance(statement, UpdateBase):
+                    raw = cursor.fetchall()[:fetch] if fetch > 0 else cursor.fetchall()  # the write runs to its end
                 else:
                     raw = cursor.fetchall() if fetch < 0 else [row for row in [cursor.fetchone()] if row is not None]
+                if results is not None:
+                    raw = [[value if process is None else process(value)
+                            for process, value in zip(results, row, strict=True)] for row in raw]
                 return [row_type._make(row) for row in raw], cursor.rowcount
+        except sqlite3.Error as exc:
+            if fairy is not None:
+                _invalidate_if_broken(fairy)
+            raise DBAPIError.instance(sql, arguments, exc, sqlite3.Error) from exc
         except BaseException:
             if fairy is not None:
                 _invalidate_if_broken(fairy)
