@@ -60,6 +60,7 @@ from servicekonto.services.audit import Auditor
 from servicekonto.services.mail import MailComposer
 from servicekonto.services.oidc_clients import OidcClientService
 from servicekonto.services.saml_sps import SamlSpService
+from servicekonto.services.tenants import TenantNotFound
 
 TRANSFERS_PAGE = 50
 
@@ -371,15 +372,15 @@ class OrganisationService:
     # -- service roles (tenant admins, operators) -------------------------------------------------------------
 
     def _tenant_service(self, principal: Principal, tenant_id: str, service_id: str) -> None:
-        if not principal.may_manage(tenant_id):
-            raise ServiceNotFound()
+        if not principal.may_manage(tenant_id):  # as for every tenant endpoint (services/admin.py)
+            raise TenantNotFound()
         if service_id not in {s for s, _ in self._tenant_services(tenant_id)}:
             raise ServiceNotFound()
 
     def services_with_roles(self, principal: Principal, tenant_id: str) -> list[ServiceWithRoles]:
         """Every service of the tenant, with the roles it defines (possibly none)."""
         if not principal.may_manage(tenant_id):
-            raise ServiceNotFound()
+            raise TenantNotFound()
         roles: dict[str, list[ServiceRole]] = {}
         for role in self._orgs.service_roles_of_tenant(tenant_id):
             roles.setdefault(role.service_id, []).append(role)

@@ -83,7 +83,7 @@ def test_the_management_api_manages_service_roles_of_its_own_tenant_only(
                                                              "label": "Antragsteller"}
     assert client.get(url, headers=mine.auth).json() == [created.json()]
     problem(client.post(url, json={"service_id": foreign, "name": "x"}, headers=mine.auth), 404, "service.not_found")
-    problem(client.get(url, headers=theirs.auth), 404, "service.not_found")
+    problem(client.get(url, headers=theirs.auth), 404, "tenant.not_found")
     problem(client.post(url, json={"service_id": gewerbe, "name": "Nicht Gültig"}, headers=mine.auth), 400,
             "request.invalid")
     problem(client.delete(url, params={"service_id": gewerbe, "name": "fehlt"}, headers=mine.auth), 400,
