@@ -31,12 +31,16 @@ SECRET_COLUMNS: dict[str, frozenset[str]] = {
     "passkeys": frozenset({"public_key"}),
     "known_devices": frozenset({"device_hash"}),
     "oidc_refresh_tokens": frozenset({"token_hash"}),
+    "organisation_invitations": frozenset({"token_hash"}),
 }
 # Columns holding JSON text: exported decoded.
 JSON_COLUMNS = {("consents", "attributes"), ("oidc_grants", "claims"), ("transfers", "attributes"),
                 ("audit_events", "details")}
 # Tables that are not about one account, or are reached only through another table.
-NOT_PERSONAL = frozenset({"tenants", "signing_keys", "ephemeral_entries", "oidc_clients", "saml_service_providers"})
+# An organisation's own data and a service's roles are not a person's; the account's memberships, roles in
+# them and the invitations it sent are (issue #10).
+NOT_PERSONAL = frozenset({"tenants", "signing_keys", "ephemeral_entries", "oidc_clients", "saml_service_providers",
+                          "organisations", "service_roles"})
 
 _GRANT = models.OidcGrant
 _DEVICE = select(models.KnownDevice.label, models.KnownDevice.last_seen_at).where(
@@ -91,6 +95,8 @@ def exported_tables() -> list[tuple[Table, str]]:
             found.append((table, "account_id"))
         elif table.name == "oidc_refresh_tokens":
             found.append((table, "grant_id"))
+        elif table.name == "organisation_invitations":
+            found.append((table, "invited_by"))
     return found
 
 

@@ -22,9 +22,11 @@ from servicekonto.persistence.second_factors import SqlSecondFactorRepository
 from servicekonto.settings import Settings
 from tests.integration.data.test_transfers import citizen, saml_login
 from tests.integration.oidc.helpers import code_flow, register_portal
+from tests.integration.oidc.test_acting_for import organisation
 
 CREATED = {"accounts", "account_attributes", "second_factors", "recovery_codes", "eid_cards", "passkeys", "consents",
-           "oidc_grants", "oidc_refresh_tokens", "transfers", "audit_events", "known_devices", "account_preferences"}
+           "oidc_grants", "oidc_refresh_tokens", "transfers", "audit_events", "known_devices", "account_preferences",
+           "organisation_members"}
 
 
 def everything(client: TestClient, settings: Settings, container: Any, database: Database) -> str:
@@ -44,6 +46,7 @@ def everything(client: TestClient, settings: Settings, container: Any, database:
     SqlAccountData(database).device_seen(account_id, "device-hash-value", "Firefox / Linux", now=now)
     code_flow(client, register_portal(container))
     saml_login(client, settings, container)
+    organisation(container, account_id)  # a membership (issue #10)
     return account_id
 
 
