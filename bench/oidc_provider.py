@@ -4,7 +4,8 @@ Both servers run pinned to CPU 0 (`servicekonto serve` on PostgreSQL + Redis; `n
 oidc-provider 9 on the same kind of store: grants, refresh tokens and the account in PostgreSQL, everything
 short-lived in Redis, as ours), the load generator pinned to CPU 1, 32 keep-alive connections, 127.0.0.1 only.
 Cells are interleaved (ours, peer, ours, peer …); the table gives requests/s (median, min–max), the p99
-latency and the ratio ours/peer per row (goal ≥ 1.0 on every row; a report, not a gate).
+latency and the ratio ours/peer per row (goal ≥ 1.0 on every row; a report, not a gate). A second table gives
+each server's CPU time per request (from /proc, all threads), which a shared machine disturbs less.
 
     discovery      GET /.well-known/openid-configuration
     JWKS           GET the jwks_uri
@@ -176,6 +177,7 @@ class Server:
     access_token: str | None = None
     refresh_tokens: list[str] = field(default_factory=list)
     problem: str = ""  # why clients or user tokens are missing
+    pid: int | None = None  # the server process, whose CPU time each cell reads
 
 
 def endpoints_of(port: int) -> tuple[dict[str, str], str]:
@@ -228,6 +230,7 @@ def our_server(tmpdir: Path, env: dict[str, str], port: int, pin: bool, token_fo
     log = tmpdir / "ours.log"
     with running(command, env=env, log=log, pin=pin) as proc:
         wait_until_up(proc, port, "/healthz", log)
+        server.pid = proc.pid  # taskset execs the server: the same process
         server.endpoints, _ = endpoints_of(port)
         if server.portal:
             try:
@@ -256,7 +259,8 @@ def peer_server(tmpdir: Path, node: str, redis_url: str, prefix: str, postgres_u
         if problem:
             raise RuntimeError(f"the peer serves {problem}")
         yield Server("oidc-provider", port, endpoints, machine=client, portal=client,
-                     access_token=tokens["access_token"], refresh_tokens=list(tokens["refresh_tokens"]))
+                     access_token=tokens["access_token"], refresh_tokens=list(tokens["refresh_tokens"]),
+                     pid=proc.pid)
 
 
 def install_peer(npm: str) -> str | None:
@@ -419,6 +423,7 @@ class Side:
     failed: str = ""  # why its measuring stopped: an error under load
     rps: list[float] = field(default_factory=list)
     p99: list[float] = field(default_factory=list)  # ms, one per run
+    cpu_us: list[float] = field(default_factory=list)  # the server's CPU µs per answered request, one per run
     note: str = ""  # what a good answer holds (token formats), for the reader to judge the equivalence
 
     @property
@@ -774,6 +779,7 @@ def measure(row: Row, side: Side, server: Server, loadgen: str, seconds: float, 
             *, record: bool = True) -> None:
     """One cell; a failure ends this side of the row with the reason (the other cells go on)."""
     assert side.request is not None
+    cpu_before = process_cpu_seconds(server.pid)
     try:
         if row.chained or loadgen == "python":
             rps, p99 = python_cell(server.port, side.request, row, server, seconds, pin, tmpdir)
@@ -782,9 +788,25 @@ def measure(row: Row, side: Side, server: Server, loadgen: str, seconds: float, 
     except (CellFailed, subprocess.TimeoutExpired, ValueError) as exc:
         side.failed = str(exc)
         return
+    cpu_after = process_cpu_seconds(server.pid)
     if record:
         side.rps.append(rps)
         side.p99.append(p99)
+        if cpu_before is not None and cpu_after is not None and rps > 0:
+            side.cpu_us.append((cpu_after - cpu_before) / (rps * seconds) * 1e6)
+
+
+def process_cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of a process, all its threads (Linux /proc); None where unknown. What a
+    cell costs the server, less sensitive than requests/s to what else runs on a shared machine (the
+    database and Redis count for neither side)."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bench(servers: dict[str, Server], args: argparse.Namespace, loadgen: str, pin: bool,
@@ -850,6 +872,19 @@ def report(table: list[Row], args: argparse.Namespace, loadgen: str, pin: bool, 
         ratio = ratio_of(row)
         print(f"| {row.title} | {ours} | {ours_p99} | {peer} | {peer_p99} | "
               f"{'–' if ratio is None else f'{ratio:.2f}'} |")
+    if any(side.cpu_us for row in table for side in row.sides.values()):
+        print()
+        print("server CPU per request (user + system, µs, median of the runs; the ratio is peer/ours, so ≥ 1.0 means "
+              "ours costs less; the wall-clock table above is what the goal is measured on):")
+        print()
+        print("| row | Servicekonto CPU µs | oidc-provider CPU µs | peer/ours |")
+        print("|---|---:|---:|---:|")
+        for row in table:
+            ours_cpu, peer_cpu = row.sides["ours"].cpu_us, row.sides["peer"].cpu_us
+            cells = [f"{statistics.median(values):,.0f}" if values else "–" for values in (ours_cpu, peer_cpu)]
+            cpu_ratio = (f"{statistics.median(peer_cpu) / statistics.median(ours_cpu):.2f}"
+                         if ours_cpu and peer_cpu else "–")
+            print(f"| {row.title} | {cells[0]} | {cells[1]} | {cpu_ratio} |")
     notes = [(row, key, side.note) for row in table for key, side in row.sides.items() if side.note]
     if notes:
         print()

@@ -27,8 +27,8 @@ from servicekonto.eid.connector import Tr03130EidServer
 from servicekonto.eid.simulator.server import SOAP_PATH, SimulatedEidServer
 from servicekonto.mail import make_mailer
 from servicekonto.persistence.accounts import SqlAccountRepository
-from servicekonto.persistence.async_ephemeral import AsyncRedisReader
 from servicekonto.persistence.admins import SqlAdminStore, SqlRoleRepository
+from servicekonto.persistence.async_ephemeral import AsyncRedisReader
 from servicekonto.persistence.audit import SqlAuditLog
 from servicekonto.persistence.database import Database
 from servicekonto.persistence.eid_cards import SqlEidCardRepository
@@ -94,6 +94,7 @@ from servicekonto.web import keys as key_routes
 from servicekonto.web.components import Components
 from servicekonto.web.management_api import create_api
 from servicekonto.web.metrics import Metrics
+from servicekonto.web.prebuilt import PrebuiltFront, PrebuiltJson
 from servicekonto.web.request_context import RequestContextMiddleware
 from servicekonto.web.routing import IndexedRouter
 from servicekonto.web.templating import TEMPLATE_DIR, Templates
@@ -334,12 +335,16 @@ def create_app(settings: Settings, *, container: Container | None = None) -> Sta
         *([Mount("/api", app=create_api(admin=container.admin, components=web), name="api")]
           if container.admin is not None else []),
     ]
+    router = IndexedRouter(routes)
+    documents = {path: route.endpoint for path, route in router.fixed.items()
+                 if isinstance(route.endpoint, PrebuiltJson) and {"GET", "HEAD"} <= set(route.methods or ())}
     app = Starlette(
-        middleware=[Middleware(RequestContextMiddleware, metrics=metrics, https=settings.uses_https,
+        middleware=[Middleware(PrebuiltFront, documents=documents, metrics=metrics, https=settings.uses_https),
+                    Middleware(RequestContextMiddleware, metrics=metrics, https=settings.uses_https,
                                error_response=errors.internal_error_page)],
         exception_handlers=errors.exception_handlers,  # type: ignore[arg-type]
     )
-    app.router = IndexedRouter(routes)
+    app.router = router
     app.router.lifespan_context = partial(_lifespan, container)
     app.state.components = web
     app.state.container = container

@@ -189,13 +189,20 @@ class _InTransaction(Statements):
 def _sqlite_transaction(driver: Any) -> Iterator[None]:
     """BEGIN IMMEDIATE takes the write lock at once, so a read-then-write transaction is serialised with every
     other writer (the driver runs in autocommit mode: persistence/database.py)."""
-    driver.execute("BEGIN IMMEDIATE")
+    _sqlite_execute(driver, "BEGIN IMMEDIATE")
     try:
         yield
     except BaseException:
-        driver.execute("ROLLBACK")
+        _sqlite_execute(driver, "ROLLBACK")
         raise
-    driver.execute("COMMIT")
+    _sqlite_execute(driver, "COMMIT")
+
+
+def _sqlite_execute(driver: Any, sql: str) -> None:
+    try:
+        driver.execute(sql)
+    except sqlite3.Error as exc:  # as SQLAlchemy's path raises it (a lock timeout, a full disk)
+        raise DBAPIError.instance(sql, (), exc, sqlite3.Error) from exc
 
 
 def _invalidate_if_broken(fairy: Any) -> None:
@@ -261,14 +268,14 @@ class AsyncStatements:
             connection = self._idle.pop() if self._idle else await psycopg.AsyncConnection.connect(
                 self._conninfo, autocommit=True, options="-c timezone=UTC")
             try:
-                async with connection.cursor() as cursor:
-                    await cursor.execute(sql, values)
-                    if fetch == 0 or row_type is None:
-                        result: tuple[list[Any], int] = ([], cursor.rowcount)
-                    else:
-                        raw = await cursor.fetchall() if fetch < 0 else [
-                            row for row in [await cursor.fetchone()] if row is not None]
-                        result = ([row_type._make(row) for row in raw], cursor.rowcount)
+                cursor = await connection.execute(sql, values)
+                if fetch == 0 or row_type is None:
+                    result: tuple[list[Any], int] = ([], cursor.rowcount)
+                else:
+                    raw = await cursor.fetchall() if fetch < 0 else [
+                        row for row in [await cursor.fetchone()] if row is not None]
+                    result = ([row_type._make(row) for row in raw], cursor.rowcount)
+                await cursor.close()
             except BaseException:
                 # Broken, cancelled mid-query or failed: never reused (the socket closes at once, no await).
                 connection.pgconn.finish()

@@ -40,7 +40,13 @@ def test_userinfo_and_introspection_answer_on_the_loop_until_revoked(
     assert live["active"] is True and live["client_id"] == portal.client_id and live["token_type"] == "Bearer"
     wrong = client.post("/oidc/introspect", data={"token": tokens["access_token"]}, auth=(portal.client_id, "x"))
     assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    again = client.post("/oidc/introspect", data={"token": tokens["access_token"]}, auth=auth).json()
+    assert again == live  # a JWT verified before is remembered: the same answer
     monkeypatch.undo()
+    token = tokens["access_token"]
+    tampered = token[:-6] + ("AAAAAA" if token[-6:] != "AAAAAA" else "BBBBBB")
+    assert client.post("/oidc/introspect", data={"token": tampered}, auth=auth).json() == {"active": False}
+    assert client.get("/oidc/userinfo", headers={"Authorization": f"Bearer {tampered}"}).status_code == 401
     assert client.post("/oidc/revoke", data={"token": tokens["access_token"]}, auth=auth).status_code == 200
     assert client.post("/oidc/introspect", data={"token": tokens["access_token"]}, auth=auth).json() == {
         "active": False}  # an unknown token may still be a refresh token: the thread path looks at both

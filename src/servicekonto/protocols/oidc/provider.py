@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import replace
@@ -76,6 +77,7 @@ GRANT_SECONDS = 12 * 3600  # refresh tokens live as long as the longest login se
 PAR_SECONDS = 90
 CODE_REPLAY_MEMORY = 600
 AMR = {"password": "pwd", "pwd": "pwd", "eid": "hwk", "passkey": "hwk", "totp": "otp"}
+VERIFIED_TOKENS = 4096  # JWT access tokens remembered as verified (_jwt_access_claims)
 TEMPORARY_SUBJECT_PREFIX = "temporary-"  # `sub` of a temporary identification: one response, no account
 
 
@@ -98,6 +100,9 @@ class OpenIdProvider:
         self._key_set: tuple[bytes, KeySet] | None = None
         self._loop_store: LoopStore | None = None  # see read_on_loop()
         self._loop_grants: LoopGrants | None = None
+        self._verified: dict[str, dict[str, Any]] = {}  # see _jwt_access_claims()
+        self._verified_under: KeySet | None = None
+        self._verified_lock = threading.Lock()
         self.server = Server(self)
         self.server.register_token_generator("default", self.generate_token)
         self.server.register_grant(CodeGrant, [S256Challenge(required=True), IdToken(self)])
@@ -395,17 +400,34 @@ class OpenIdProvider:
         return json.loads(raw) if raw else None
 
     def _jwt_access_claims(self, value: str) -> dict[str, Any] | None:
-        """A JWT access token's claims when its signature, type, issuer and expiry hold (revocation aside)."""
-        try:
-            header = jwt.decode(value, self._verification_keys(), algorithms=["ES256"])
-        except (JoseError, ValueError):
+        """A JWT access token's claims when its signature, type, issuer and expiry hold (revocation aside).
+
+        A verified token is remembered (the exact string, until the key set changes; at most
+        VERIFIED_TOKENS): an ES256 verification costs more than the rest of an introspection, and a
+        resource server presents the same token again and again. Expiry and revocation are checked on
+        every presentation all the same."""
+        keys = self._verification_keys()
+        with self._verified_lock:
+            if self._verified_under is not keys:
+                self._verified.clear()
+                self._verified_under = keys
+            known = self._verified.get(value)
+        if known is None:
+            try:
+                header = jwt.decode(value, keys, algorithms=["ES256"])
+            except (JoseError, ValueError):
+                return None
+            known = dict(header.claims)
+            if header.header.get("typ") != "at+jwt" or known.get("iss") != self.issuer:
+                return None
+            with self._verified_lock:
+                if len(self._verified) >= VERIFIED_TOKENS:
+                    self._verified.pop(next(iter(self._verified)))
+                if self._verified_under is keys:
+                    self._verified[value] = known
+        if int(known.get("exp", 0)) <= self.clock.timestamp():
             return None
-        claims = dict(header.claims)
-        if header.header.get("typ") != "at+jwt" or claims.get("iss") != self.issuer:
-            return None
-        if int(claims.get("exp", 0)) <= self.clock.timestamp():
-            return None
-        return claims
+        return dict(known)
 
     def _verification_keys(self) -> KeySet:
         """Our published keys as a KeySet, parsed once per key set (the bytes change on rotation)."""
@@ -535,7 +557,8 @@ class OpenIdProvider:
                     ("WWW-Authenticate", 'Bearer error="invalid_token"'), *JSON_HEADERS])
         return self._userinfo_answer(client, grant, values)
 
-    def _userinfo_answer(self, client: OidcClient, grant: Grant, values: dict[str, ReleasedAttribute]) -> ProtocolResponse:
+    def _userinfo_answer(self, client: OidcClient, grant: Grant,
+                         values: dict[str, ReleasedAttribute]) -> ProtocolResponse:
         body = {"sub": grant.subject, **oidc_claims.user_claims(values)}
         if client.userinfo_signed_response_alg:
             signed = self._sign({}, {**body, "iss": self.issuer, "aud": client.client_id},
@@ -555,8 +578,11 @@ class OpenIdProvider:
         self._loop_grants = grants
 
     def reads_on_loop(self) -> bool:
+        """The async reads are open on this loop, and the keys are at hand (a stale key set is read from the
+        database, on the thread path)."""
         store, grants = self._loop_store, self._loop_grants
-        return store is not None and grants is not None and store.ready() and grants.reads_on_loop()
+        return (store is not None and grants is not None and store.ready() and grants.reads_on_loop()
+                and self.keys.fresh_jwks() is not None)
 
     async def _access_token_claims_on_loop(self, store: LoopStore, value: str) -> dict[str, Any] | None:
         if not value or len(value) > 4096:
