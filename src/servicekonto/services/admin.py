@@ -11,7 +11,7 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from servicekonto.core.clock import Clock
 from servicekonto.core.errors import Conflict, InvalidInput, ServicekontoError
@@ -474,15 +474,8 @@ class AdminService:
             except ValueError:
                 raise ClientInvalid("the access token format is jwt or opaque") from None
             changed.append("access_token_format")
-        if not isinstance(min_trust_level, _Unchanged):
-            new = replace(new, min_trust_level=check_min_trust_level(min_trust_level))
-            changed.append("min_trust_level")
-        if not isinstance(allowed_attributes, _Unchanged):
-            new = replace(new, allowed_attributes=check_allowed_attributes(allowed_attributes))
-            changed.append("allowed_attributes")
-        if not isinstance(allowed_methods, _Unchanged):
-            new = replace(new, allowed_methods=check_allowed_methods(allowed_methods))
-            changed.append("allowed_methods")
+        new = _shared_settings(new, changed, min_trust_level=min_trust_level, allowed_attributes=allowed_attributes,
+                               allowed_methods=allowed_methods)
         new = self._key_settings(new, changed, token_endpoint_auth_method=token_endpoint_auth_method, jwks=jwks,
                                  jwks_uri=jwks_uri)
         if not changed:
@@ -596,15 +589,8 @@ class AdminService:
                 raise ServiceSettingsInvalid(f"a name of 1 to {MAX_NAME} characters")
             new = replace(new, name=clean)
             changed.append("name")
-        if not isinstance(min_trust_level, _Unchanged):
-            new = replace(new, min_trust_level=check_min_trust_level(min_trust_level))
-            changed.append("min_trust_level")
-        if not isinstance(allowed_attributes, _Unchanged):
-            new = replace(new, allowed_attributes=check_allowed_attributes(allowed_attributes))
-            changed.append("allowed_attributes")
-        if not isinstance(allowed_methods, _Unchanged):
-            new = replace(new, allowed_methods=check_allowed_methods(allowed_methods))
-            changed.append("allowed_methods")
+        new = _shared_settings(new, changed, min_trust_level=min_trust_level, allowed_attributes=allowed_attributes,
+                               allowed_methods=allowed_methods)
         if not changed:
             return sp
         self._store.save_saml_sp_settings(new)
@@ -687,3 +673,20 @@ class AdminService:
     def audit_log(self, principal: Principal, tenant_id: str, *, limit: int = 100) -> Sequence[AuditRecord]:
         self.tenant(principal, tenant_id)
         return self._store.audit_for_tenant(tenant_id, limit=limit)
+
+
+_Service = TypeVar("_Service", OidcClient, SamlServiceProvider)
+
+def _shared_settings(service: _Service, changed: list[str], *, min_trust_level: Any, allowed_attributes: Any,
+                     allowed_methods: Any) -> _Service:
+    """The settings OIDC clients and SAML SPs share, each checked; `changed` collects the names changed."""
+    if not isinstance(min_trust_level, _Unchanged):
+        service = replace(service, min_trust_level=check_min_trust_level(min_trust_level))
+        changed.append("min_trust_level")
+    if not isinstance(allowed_attributes, _Unchanged):
+        service = replace(service, allowed_attributes=check_allowed_attributes(allowed_attributes))
+        changed.append("allowed_attributes")
+    if not isinstance(allowed_methods, _Unchanged):
+        service = replace(service, allowed_methods=check_allowed_methods(allowed_methods))
+        changed.append("allowed_methods")
+    return service
