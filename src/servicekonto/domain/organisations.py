@@ -24,6 +24,9 @@ from servicekonto.domain.trust import TrustLevel
 # Creating an organisation needs an identified founder: level 3 (substanziell) or higher (issue #10).
 FOUNDER_LEVEL = TrustLevel.SUBSTANTIAL
 INVITATION_DAYS = 7
+# Open invitations per organisation: enough for any real onboarding, too few to use us for sending mail to
+# strangers (each invitation is a mail to an address the admin typed).
+MAX_OPEN_INVITATIONS = 50
 
 
 class OrganisationRole(enum.StrEnum):
@@ -195,6 +198,13 @@ class InvitationInvalid(OrganisationError):
     code = "organisation.invitation_invalid"
     message = _l("This invitation is no longer valid: it was already used or has expired. Please ask an "
                  "administrator of the organisation for a new one.")
+
+
+class TooManyInvitations(OrganisationError):
+    code = "organisation.too_many_invitations"
+    http_status = 429
+    message = _l("The organisation has too many invitations that nobody has accepted yet. Please withdraw some "
+                 "of them, or wait until they are accepted or expire.")
 
 
 class InvitationForOtherAddress(OrganisationError):

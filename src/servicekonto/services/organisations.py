@@ -31,6 +31,7 @@ from servicekonto.domain.organisations import (
     FOUNDER_LEVEL,
     INVITATION_DAYS,
     MAX_NOTE,
+    MAX_OPEN_INVITATIONS,
     AlreadyMember,
     FounderLevelTooLow,
     Invitation,
@@ -49,6 +50,7 @@ from servicekonto.domain.organisations import (
     OrganisationRole,
     ServiceRole,
     ServiceRoleUnknown,
+    TooManyInvitations,
     VerificationNoteMissing,
     check_organisation,
     check_service_role,
@@ -216,6 +218,8 @@ class OrganisationService:
         except ValueError:
             raise normalise.FieldInvalid("role", _l("Please choose one of the options.")) from None
         now = self._clock.now()
+        if len(self._orgs.open_invitations(organisation_id, now=now)) >= MAX_OPEN_INVITATIONS:
+            raise TooManyInvitations()
         token = random_token(32)
         invitation = Invitation(id=str(new_uuid()), organisation_id=organisation_id, email=address, role=wanted,
                                 invited_by=account.id, created_at=now, expires_at=now + timedelta(days=INVITATION_DAYS))

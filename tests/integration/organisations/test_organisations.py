@@ -8,11 +8,11 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
 from servicekonto.domain.attributes import AttributeSource
-from servicekonto.domain.organisations import INVITATION_DAYS, OrganisationRole
+from servicekonto.domain.organisations import INVITATION_DAYS, MAX_OPEN_INVITATIONS, OrganisationRole
 from servicekonto.domain.transfers import Transfer
 from servicekonto.domain.trust import TrustLevel
 from servicekonto.persistence import models
@@ -305,3 +305,18 @@ def test_unknown_ids_are_not_found(client: TestClient, container: Any, settings:
     assert alice.client.get(f"{LIST}/{uuid.uuid4()}").status_code == 404
     assert alice.client.get(f"{LIST}/kein-uuid").status_code == 404
     assert alice.client.get(f"{LIST}/einladung/{'x' * 43}").status_code == 400
+
+
+def test_open_invitations_are_capped_so_the_service_sends_no_mass_mail(
+        client: TestClient, container: Any, settings: Settings, database_for: Database) -> None:
+    alice = person(client, container, settings, "alice")
+    organisation_id = create_organisation(alice)
+    for number in range(MAX_OPEN_INVITATIONS):
+        sent = alice.post(f"{LIST}/{organisation_id}/einladen", {"email": f"person{number}@example.de"})
+        assert sent.status_code == 303, number
+    refused = alice.post(f"{LIST}/{organisation_id}/einladen", {"email": "one.more@example.de"})
+    assert refused.status_code == 429 and 'data-message-id="organisation.too_many_invitations"' in refused.text
+    assert not mails(settings.data_dir / "outbox", to="one.more@example.de")
+    with database_for.autocommit_engine.connect() as connection:
+        count = connection.execute(select(func.count()).select_from(models.OrganisationInvitation)).scalar()
+    assert count == MAX_OPEN_INVITATIONS
