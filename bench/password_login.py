@@ -9,8 +9,10 @@ jar and keep-alive connection; it keeps its sk_browser cookie and drops sk_sessi
 The peer is the floor that no login can beat: argon2-cffi's PasswordHasher with our parameters
 (services/passwords.py) verifying one hash in a loop. Both run pinned to CPU 0 (`servicekonto serve`
 and the verification loop, taking turns), the load generator runs on CPU 1. Runs are interleaved
-(verify, login, verify, login …); the table gives the medians and the ratio logins/verifications
-(goal ≥ 0.8). It is a report, not a gate: the exit code is 0 unless the benchmark itself breaks.
+(verify, login, verify, login …); the table gives the medians, and the ratio of the best login round to
+the best verification round (goal ≥ 0.8): another process on the core can only slow a round down, never
+speed it up, so the best round of each is the least disturbed measurement of it. It is a report, not a
+gate: the exit code is 0 unless the benchmark itself breaks.
 
 Stacks: SQLite without Redis (the default of a test system) and PostgreSQL + Redis when both answer
 (a fresh database created and dropped here, a random Redis key prefix deleted afterwards).
@@ -407,6 +409,11 @@ def profile_logins(args: argparse.Namespace, pin: bool, env: dict[str, str], por
 # --------------------------------------------------------------------------------------------- the report
 
 
+def best_ratio(stack: Stack) -> float:
+    """Logins/s over verifications/s, each its best round: interference only ever lowers a round."""
+    return max(stack.logins) / max(stack.verifies)
+
+
 def fmt(values: list[float]) -> str:
     if not values:
         return "–"
@@ -427,7 +434,8 @@ def report(stacks: list[Stack], args: argparse.Namespace, pin: bool) -> None:
           f"p={p['parallelism']}, {p['hash_len']}-byte hash)")
     print(f"{where}; {args.users} virtual users, {args.accounts} accounts; {args.runs} × {args.seconds:g} s "
           f"per cell, interleaved; server log level {args.log_level}")
-    print("login = GET /anmelden + POST /anmelden (303) + GET /konto (200); per second: median (min–max)")
+    print("login = GET /anmelden + POST /anmelden (303) + GET /konto (200); per second: median (min–max); "
+          "ratio = best login round / best verification round")
     print()
     print("| stack | logins/s | verifications/s | ratio | p50 login ms | p90 login ms | server CPU busy | "
           "server CPU ms/login | verify CPU ms | CPU ratio |")
@@ -436,7 +444,7 @@ def report(stacks: list[Stack], args: argparse.Namespace, pin: bool) -> None:
         if stack.skipped:
             print(f"| {stack.name} | skipped: {stack.skipped} | | | | | | | | |")
             continue
-        ratio = statistics.median(stack.logins) / statistics.median(stack.verifies)
+        ratio = best_ratio(stack)
         cpu_ratio = statistics.median(stack.verify_cpu) / statistics.median(stack.cpu_per_login)
         print(f"| {stack.name} | {fmt(stack.logins)} | {fmt(stack.verifies)} | {ratio:.2f} | "
               f"{statistics.median(stack.latencies):.0f} | {percentile(stack.latencies, 0.9):.0f} | "
@@ -455,7 +463,7 @@ def report(stacks: list[Stack], args: argparse.Namespace, pin: bool) -> None:
               "ms per login, the ratio a fully busy core would reach, less sensitive to a shared machine")
         print()
         for stack in measured:
-            ratio = statistics.median(stack.logins) / statistics.median(stack.verifies)
+            ratio = best_ratio(stack)
             print(f"goal ≥ {GOAL}: {'met' if ratio >= GOAL else 'not met'} ({stack.name}, ratio {ratio:.2f})")
         for stack in measured:
             if stack.profile:
