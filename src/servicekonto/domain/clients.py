@@ -30,6 +30,12 @@ DEFAULT_GRANT_TYPES = (GrantType.AUTHORIZATION_CODE, GrantType.REFRESH_TOKEN)
 STANDARD_SCOPES = ("openid", "profile", "email", "address", "phone", "offline_access")
 
 
+def allowed_scope(registered: tuple[str, ...], requested: str | None) -> str:
+    """The requested scopes the client is registered for, in the request's order (RFC 6749 §3.3: the server
+    may issue fewer than asked; the token answer names what was issued)."""
+    return " ".join(dict.fromkeys(s for s in (requested or "").split() if s in registered))
+
+
 class ClientInvalid(InvalidInput):
     code = "oidc_client.invalid"
     message = _l("The client registration is not valid.")

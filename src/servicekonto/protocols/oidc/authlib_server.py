@@ -30,7 +30,7 @@ from authlib.oidc.core import OpenIDCode
 from joserfc.jwk import KeySet
 
 from servicekonto.core.crypto import keyed_hash
-from servicekonto.domain.clients import GrantType, OidcClient
+from servicekonto.domain.clients import GrantType, OidcClient, allowed_scope
 from servicekonto.domain.grants import Grant
 from servicekonto.protocols.oidc.results import ProtocolResponse
 
@@ -89,9 +89,7 @@ class Client(ClientMixin):
         return self.model.redirect_uris[0] if len(self.model.redirect_uris) == 1 else None
 
     def get_allowed_scope(self, scope: str | None) -> str:
-        if not scope:
-            return ""
-        return " ".join(dict.fromkeys(s for s in scope.split() if s in self.model.scopes))
+        return allowed_scope(self.model.scopes, scope)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in self.model.redirect_uris  # exact match (RFC 9700 §2.1)
@@ -127,6 +125,7 @@ class Subject:
     grant_id: str
     session_hash: str | None = None
     organisation_id: str | None = None  # the organisation the login acted for (issue #10)
+    expires_at: int | None = None  # the grant's end, when it exists already: no access token outlives it
 
     def get_user_id(self) -> str:
         return self.subject
@@ -147,7 +146,8 @@ class Subject:
     def of_grant(cls, grant: Grant) -> Subject:
         return cls(account_id=grant.account_id, subject=grant.subject, acr=grant.acr, amr=grant.amr,
                    auth_time=grant.auth_time, claims=grant.claims, grant_id=grant.id,
-                   session_hash=grant.session_hash, organisation_id=grant.organisation_id)
+                   session_hash=grant.session_hash, organisation_id=grant.organisation_id,
+                   expires_at=int(grant.expires_at.timestamp()))
 
 
 class Code(AuthorizationCodeMixin):

@@ -24,6 +24,9 @@ from authlib.oauth2.rfc6749 import (
     InvalidRequestError,
 )
 from authlib.oidc.core.util import create_half_hash
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, RSAKey
@@ -36,7 +39,7 @@ from servicekonto.domain.accounts import Account, StoredAttribute
 from servicekonto.domain.admins import TenantNotActive
 from servicekonto.domain.audit import AuditEvent
 from servicekonto.domain.auth_request import AuthRequest, AuthResult, ReleasedAttribute
-from servicekonto.domain.clients import SIGNING_ALGORITHMS, AccessTokenFormat, GrantType, OidcClient
+from servicekonto.domain.clients import SIGNING_ALGORITHMS, AccessTokenFormat, GrantType, OidcClient, allowed_scope
 from servicekonto.domain.grants import Grant, RefreshTokenState
 from servicekonto.domain.keys import KeyPurpose
 from servicekonto.domain.ports import AccountRepository, EphemeralStore, GrantRepository
@@ -45,6 +48,7 @@ from servicekonto.domain.trust import TrustLevel, Vocabulary
 from servicekonto.protocols.oidc import claims as oidc_claims
 from servicekonto.protocols.oidc.authlib_server import (
     CLIENT_ASSERTION,
+    SECRET_METHODS,
     TOKEN_AUTH_METHODS,
     Client,
     ClientCredentialsGrant,
@@ -77,6 +81,7 @@ GRANT_SECONDS = 12 * 3600  # refresh tokens live as long as the longest login se
 PAR_SECONDS = 90
 CODE_REPLAY_MEMORY = 600
 AMR = {"password": "pwd", "pwd": "pwd", "eid": "hwk", "passkey": "hwk", "totp": "otp"}
+GRANT_ENDED_SECONDS = ACCESS_TOKEN_SECONDS + 60  # a grant's end note outlives every access token of it
 VERIFIED_TOKENS = 4096  # JWT access tokens remembered as verified (_jwt_access_claims)
 TEMPORARY_SUBJECT_PREFIX = "temporary-"  # `sub` of a temporary identification: one response, no account
 
@@ -103,6 +108,7 @@ class OpenIdProvider:
         self._verified: dict[str, dict[str, Any]] = {}  # see _jwt_access_claims()
         self._verified_under: KeySet | None = None
         self._verified_lock = threading.Lock()
+        self._at_header: tuple[str, bytes] | None = None  # see _sign_access_token()
         self.server = Server(self)
         self.server.register_token_generator("default", self.generate_token)
         self.server.register_grant(CodeGrant, [S256Challenge(required=True), IdToken(self)])
@@ -281,6 +287,7 @@ class OpenIdProvider:
             replayed = self.store.take(f"{key}:used")
             if replayed is not None:
                 grant_id = replayed.decode()
+                self.grant_ended(grant_id)
                 self.grants.revoke(grant_id, now=self.clock.now())
                 self.auditor.record(AuditEvent.OIDC_CODE_REPLAYED, actor=client.get_client_id(), grant=grant_id)
             return None
@@ -300,8 +307,13 @@ class OpenIdProvider:
                        include_refresh_token: bool = True) -> dict[str, Any]:
         now = int(self.clock.timestamp())
         model = client.model
-        token: dict[str, Any] = {"token_type": "Bearer", "expires_in": ACCESS_TOKEN_SECONDS, "scope": scope or ""}
-        claims: dict[str, Any] = {"iss": self.issuer, "exp": now + ACCESS_TOKEN_SECONDS, "iat": now,
+        lifetime = ACCESS_TOKEN_SECONDS
+        if user is not None and user.expires_at is not None:  # never beyond its grant (introspection_fast)
+            lifetime = max(0, min(lifetime, user.expires_at - now))
+        if user is None:  # client credentials: Authlib passes the requested scope on unchecked
+            scope = allowed_scope(model.scopes, scope)
+        token: dict[str, Any] = {"token_type": "Bearer", "expires_in": lifetime, "scope": scope or ""}
+        claims: dict[str, Any] = {"iss": self.issuer, "exp": now + lifetime, "iat": now,
                                   "jti": random_token(16), "client_id": model.client_id, "scope": scope or "",
                                   "aud": self.issuer}
         if user is None:
@@ -309,11 +321,13 @@ class OpenIdProvider:
         else:
             claims.update(sub=user.subject, auth_time=user.auth_time, acr=user.acr, amr=list(user.amr),
                           gid=user.grant_id)
+            if user.organisation_id:  # its grant also ends with the organisation: introspection_fast declines
+                self.store.put(_acts_for_key(user.grant_id), b"1", GRANT_ENDED_SECONDS)
         if model.access_token_format is AccessTokenFormat.JWT:
             token["access_token"] = self._sign({"typ": "at+jwt"}, claims, "ES256")
         else:
             value = random_token(32)
-            self.store.put(self._opaque_key(value), json.dumps(claims).encode(), ACCESS_TOKEN_SECONDS)
+            self.store.put(self._opaque_key(value), json.dumps(claims).encode(), max(lifetime, 1))
             token["access_token"] = value
         if user is not None and include_refresh_token and user.account_id:  # none for a temporary identification
             token["refresh_token"] = random_token(32)
@@ -336,6 +350,7 @@ class OpenIdProvider:
         elif refresh_hash and request.refresh_token is not None:
             old: RefreshRecord = request.refresh_token
             if not self.grants.rotate_refresh_token(old.grant, old.token_hash, refresh_hash, now=now):
+                self.grant_ended(old.grant.id)
                 raise InvalidGrantError("The refresh token was used before; the grant is revoked.")
 
     def use_refresh_token(self, value: str, client: Client) -> RefreshRecord | None:
@@ -343,6 +358,8 @@ class OpenIdProvider:
             return None
         token_hash = keyed_hash(self.key, value)
         state, grant = self.grants.use_refresh_token(token_hash, now=self.clock.now())
+        if state == RefreshTokenState.REUSED and grant is not None:
+            self.grant_ended(grant.id)  # the repository revoked it, whichever client presented the token
         if grant is None or grant.client_id != client.get_client_id():
             return None  # a live token of another client stays untouched: it proves nothing about the owner
         if state == RefreshTokenState.REUSED and grant is not None:
@@ -477,6 +494,7 @@ class OpenIdProvider:
     def revoke(self, token: TokenRecord) -> None:
         """A refresh token ends its grant and every token of it; an access token ends itself (RFC 7009 §2.1)."""
         if token.kind == "refresh_token" and token.grant_id:
+            self.grant_ended(token.grant_id)
             self.grants.revoke(token.grant_id, now=self.clock.now())
             self.auditor.record(AuditEvent.OIDC_GRANT_REVOKED, actor=token.client_id, grant=token.grant_id)
         else:  # opaque tokens carry a jti too: their entry goes, and a JWT's jti is noted until it expires
@@ -484,6 +502,12 @@ class OpenIdProvider:
             if token.jti and ttl > 0:
                 self.store.put(f"oidc:revoked:{token.jti}", b"1", ttl)
             self.store.delete(f"oidc:at:{token.value_hash}")
+
+    def grant_ended(self, grant_id: str) -> None:
+        """Every way a grant ends leaves this note, for as long as an access token of the grant may live, so
+        that introspection answers from the ephemeral store alone (`introspection_fast`). Written before the
+        database row changes where the caller can: a failure in between errs on the side of inactive."""
+        self.store.put(_grant_ended_key(grant_id), b"1", GRANT_ENDED_SECONDS)
 
     def introspection(self, token: TokenRecord) -> dict[str, Any]:
         return {"active": True, "client_id": token.client_id, "scope": token.scope, "sub": token.subject,
@@ -515,6 +539,42 @@ class OpenIdProvider:
             return None
         client = clients[0]
         return client if client.token_endpoint_auth_method in ("client_secret_basic", "client_secret_post") else None
+
+    def client_credentials_fast(self, headers: Mapping[str, str],
+                                pairs: list[tuple[str, str]]) -> ProtocolResponse | None:
+        """RFC 6749 §4.4 without Authlib's request, grant and client objects, for the common case: a cached
+        machine client with a JWT access token format proves its secret (as `_secret_authenticated`) and may
+        use the grant. The token and the answer are the ones Authlib's ClientCredentialsGrant gives (the
+        requested scopes the client is registered for, no refresh token, nothing stored, no audit record); the JWT is
+        signed with the header segment built once per key. Every mistake answers None: the endpoint then
+        gives its error."""
+        params = _first_values(pairs)
+        if params.get("grant_type") != GrantType.CLIENT_CREDENTIALS or self.keys.fresh_jwks() is None:
+            return None
+        client = self._secret_authenticated(headers, params)
+        if (client is None or client.access_token_format is not AccessTokenFormat.JWT
+                or GrantType.CLIENT_CREDENTIALS not in client.grant_types):
+            return None
+        now = int(self.clock.timestamp())
+        scope = allowed_scope(client.scopes, params.get("scope"))
+        claims = {"iss": self.issuer, "exp": now + ACCESS_TOKEN_SECONDS, "iat": now, "jti": random_token(16),
+                  "client_id": client.client_id, "scope": scope, "aud": self.issuer, "sub": client.client_id}
+        token = {"token_type": "Bearer", "expires_in": ACCESS_TOKEN_SECONDS, "scope": scope,
+                 "access_token": self._sign_access_token(claims)}
+        return ProtocolResponse(200, token, JSON_HEADERS)
+
+    def _sign_access_token(self, claims: dict[str, Any]) -> str:
+        """An RFC 9068 JWT access token, ES256 with cryptography directly: the same header as `_sign` gives
+        (typ, alg, kid), encoded once per key, and the signature as JWS wants it (r ‖ s, RFC 7518 §3.4)."""
+        kid, key = self.keys.signing_key(KeyPurpose.OIDC_EC)
+        prebuilt = self._at_header
+        if prebuilt is None or prebuilt[0] != kid:
+            header = json.dumps({"typ": "at+jwt", "alg": "ES256", "kid": kid}, separators=(",", ":"))
+            prebuilt = self._at_header = (kid, _b64(header.encode()) + b".")
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        signing_input = prebuilt[1] + _b64(json.dumps(claims, separators=(",", ":")).encode())
+        r, s = decode_dss_signature(key.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        return (signing_input + b"." + _b64(r.to_bytes(32, "big") + s.to_bytes(32, "big"))).decode()
 
     def token(self, uri: str, headers: Mapping[str, str], pairs: list[tuple[str, str]]) -> ProtocolResponse:
         try:
@@ -615,6 +675,8 @@ class OpenIdProvider:
                                     pairs: list[tuple[str, str]]) -> ProtocolResponse | None:
         """RFC 7662 for an access token of ours presented by a client in the cache: the token is looked up
         here, then Authlib's endpoint runs as on the thread path, with the record found (no I/O left)."""
+        if (fast := await self.introspection_fast(headers, pairs)) is not None:
+            return fast
         store, grants = self._loop_store, self._loop_grants
         assert store is not None and grants is not None
         params = dict(pairs)
@@ -633,6 +695,71 @@ class OpenIdProvider:
             return self.server.create_endpoint_response("introspection", request)  # type: ignore[no-any-return]
         except TenantNotActive:
             return _SUSPENDED_CLIENT
+
+    async def introspection_fast(self, headers: Mapping[str, str],
+                                 pairs: list[tuple[str, str]]) -> ProtocolResponse | None:
+        """RFC 7662 for the common case without the database and without Authlib's endpoint: a cached client
+        authenticated by its secret, and an access token of ours whose liveness the ephemeral store tells in
+        one round trip — the opaque token's entry, the jti's revocation note, the grant's end note
+        (`grant_ended`; a token never outlives its grant's expiry). The answers are the endpoint's; anything
+        else answers None (the usual paths), among them a wrong secret, an unknown token, and a grant acting
+        for an organisation (which also ends with the organisation's deletion)."""
+        store = self._loop_store
+        assert store is not None
+        params = _first_values(pairs)
+        token = params.get("token", "")
+        if not token or len(token) > 4096 or params.get("token_type_hint", "access_token") != "access_token":
+            return None
+        client = self._secret_authenticated(headers, params)
+        if client is None:
+            return None
+        if token.count(".") == 2:
+            claims = self._jwt_access_claims(token)
+            if claims is None:
+                return None
+            grant_id = claims.get("gid")
+            keys = [_revoked_key(claims)]
+            if grant_id:
+                keys += [_grant_ended_key(grant_id), _acts_for_key(grant_id)]
+            notes = await store.mget(keys)  # [revoked, ended, acts for] or [revoked]
+        else:  # the entry and its grant's notes in one round trip
+            found = await store.get_with_notes(self._opaque_key(token), "gid", _GRANT_NOTES)
+            if not found or found[0] is None:
+                return None
+            claims = json.loads(found[0])
+            grant_id = claims.get("gid")
+            if (len(found) == 3) != (isinstance(grant_id, str) and 0 < len(grant_id) <= 128):
+                return None
+            notes = found[1:]  # [ended, acts for] or []
+        if claims.get("client_id") != client.client_id:
+            return _INACTIVE  # another client's token (the endpoint's check_permission)
+        if grant_id and notes[-1] is not None:
+            return None  # acts for an organisation: the usual path
+        if any(note is not None for note in notes):
+            return _INACTIVE
+        if int(claims["exp"]) <= self.clock.timestamp():
+            return _INACTIVE
+        return ProtocolResponse(200, {
+            "active": True, "client_id": claims["client_id"], "scope": claims.get("scope", ""),
+            "sub": claims.get("sub"), "exp": int(claims["exp"]), "iat": int(claims["iat"]), "iss": self.issuer,
+            "token_type": "Bearer"}, JSON_HEADERS)
+
+    def _secret_authenticated(self, headers: Mapping[str, str], params: Mapping[str, str]) -> OidcClient | None:
+        """The cached client whose secret the request proves, as Authlib's client_secret_basic (when there is
+        an Authorization header) or client_secret_post (when there is none) would find it; the comparison is
+        the clients service's, constant-time. Any doubt, or a wrong secret, is None: the endpoint answers."""
+        if "client_assertion" in params:
+            return None
+        if (authorization := headers.get("authorization")) is not None:
+            client_id, secret = _basic_credentials(authorization)
+        else:
+            client_id, secret = params.get("client_id"), params.get("client_secret")
+        if not client_id or not secret:
+            return None
+        client = self.clients.cached(client_id)
+        if client is None or client.token_endpoint_auth_method not in SECRET_METHODS:
+            return None
+        return client if self.clients.check_secret(client, secret) else None
 
     def end_session_target(self, pairs: list[tuple[str, str]]) -> tuple[str | None, OidcClient | None, str | None]:
         """RP-initiated logout 1.0 §2–3: where to send the browser afterwards, checked against the client's
@@ -664,6 +791,7 @@ class OpenIdProvider:
         registered a back-channel logout URI are told (Back-Channel Logout 1.0 §2.4)."""
         sent: list[Future[bool]] = []
         for grant in self.grants.revoke_for_session(session_hash, now=self.clock.now()):
+            self.grant_ended(grant.id)
             self.auditor.record(AuditEvent.OIDC_GRANT_REVOKED, account_id=grant.account_id, actor=grant.client_id)
             client = self.clients.get(grant.client_id)
             if client is not None and client.backchannel_logout_uri and self.backchannel is not None:
@@ -673,9 +801,11 @@ class OpenIdProvider:
 
     def notify_logout(self, grants: Iterable[Grant]) -> list[Future[bool]]:
         """Grants that ended outside a logout (a consent withdrawn, the account deleted; the caller revoked
-        them): tell each client that registered a back-channel logout URI (Back-Channel Logout 1.0 §2.4)."""
+        them): their access tokens end now (`grant_ended`), and each client that registered a back-channel
+        logout URI is told (Back-Channel Logout 1.0 §2.4)."""
         sent: list[Future[bool]] = []
         for grant in grants:
+            self.grant_ended(grant.id)
             client = self.clients.get(grant.client_id)
             if client is not None and client.backchannel_logout_uri and self.backchannel is not None:
                 sent.append(self.backchannel.send(client.backchannel_logout_uri, self.logout_token(client, grant),
@@ -697,6 +827,7 @@ class OpenIdProvider:
 # (RFC 6749 §5.2) that client libraries understand, rather than our error page.
 _SUSPENDED_CLIENT = ProtocolResponse(401, {"error": "invalid_client",
                                            "error_description": "The client's tenant is suspended."}, JSON_HEADERS)
+_INACTIVE = ProtocolResponse(200, {"active": False}, JSON_HEADERS)
 
 
 class LoopStore(Protocol):
@@ -705,6 +836,10 @@ class LoopStore(Protocol):
     def ready(self) -> bool: ...
 
     async def get(self, key: str) -> bytes | None: ...
+
+    async def mget(self, keys: list[str]) -> list[bytes | None]: ...
+
+    async def get_with_notes(self, key: str, field: str, note_prefixes: list[str]) -> list[bytes | None]: ...
 
 
 class LoopGrants(Protocol):
@@ -719,6 +854,42 @@ class LoopGrants(Protocol):
 
 def _revoked_key(claims: Mapping[str, Any]) -> str:
     return f"oidc:revoked:{claims.get('jti')}"
+
+
+_GRANT_NOTES = ["oidc:grant-ended:", "oidc:grant-acts-for:"]  # the order of `_grant_ended_key`, `_acts_for_key`
+
+
+def _grant_ended_key(grant_id: str) -> str:
+    return f"oidc:grant-ended:{grant_id}"
+
+
+def _first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """The first value of each parameter, as Authlib's payload takes them (authlib_server.Payload)."""
+    params: dict[str, str] = {}
+    for key, value in pairs:
+        params.setdefault(key, value)
+    return params
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _acts_for_key(grant_id: str) -> str:
+    return f"oidc:grant-acts-for:{grant_id}"
+
+
+def _basic_credentials(authorization: str) -> tuple[str | None, str | None]:
+    """Authlib's extract_basic_authorization, strict: anything it might read otherwise gives (None, None)."""
+    scheme, _, encoded = authorization.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None, None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None, None
+    client_id, colon, secret = decoded.partition(":")
+    return (unquote(client_id), unquote(secret)) if colon else (None, None)
 
 
 def _basic_client_id(authorization: str) -> str | None:
