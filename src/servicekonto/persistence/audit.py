@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, insert, select
 from servicekonto.domain.audit import AuditEvent, AuditRecord
 from servicekonto.persistence import models
 from servicekonto.persistence.database import Database
+from servicekonto.persistence.statements import Statements
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:
@@ -31,10 +32,12 @@ _FOR_ACCOUNT_EVENTS = (_COLUMNS.where(_TABLE.account_id == bindparam("account_id
 class SqlAuditLog:
     def __init__(self, database: Database) -> None:
         self._db = database
+        # Every login writes one: straight through the driver on SQLite too (persistence/statements.py).
+        self._statements = Statements(database.autocommit_engine, database.engine, direct=True)
 
     def record(self, record: AuditRecord) -> None:
         """One INSERT is atomic on its own: it runs without BEGIN/COMMIT round trips."""
-        self._db.statements.run(_INSERT, {
+        self._statements.run(_INSERT, {
             "occurred_at": record.occurred_at, "event": record.event.value,
             "account_id": _uuid(record.account_id), "tenant_id": _uuid(record.tenant_id), "actor": record.actor,
             "details": json.dumps(record.details, sort_keys=True)})
