@@ -9,13 +9,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 import secrets
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -23,8 +20,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from servicekonto.app import Container, build_container
-from servicekonto.settings import load_settings
+from tests.e2e.test_second_factor import server_services
 from tests.support.axe import assert_accessible
 from tests.support.browser import PageFactory
 from tests.support.server import LiveServer
@@ -34,22 +30,6 @@ pytestmark = pytest.mark.e2e
 
 PASSWORD = "Heidestr17Köln!"
 PORTAL = "http://127.0.0.1:9/callback"  # answered by the browser itself (page.route): no portal runs
-
-
-@contextmanager
-def server_services(server: LiveServer) -> Iterator[Container]:
-    """The server's own services on its database, configured from exactly the server's environment."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [name for name in os.environ if name.startswith("SERVICEKONTO_")]:
-            patch.delenv(name)
-        for name, value in server.env.items():
-            if name.startswith("SERVICEKONTO_"):
-                patch.setenv(name, value)
-        services = build_container(load_settings())
-    try:
-        yield services
-    finally:
-        services.close()
 
 
 def tenant_admin(server: LiveServer, smtp_sink: SmtpSink) -> tuple[str, str, str]:

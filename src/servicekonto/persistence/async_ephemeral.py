@@ -8,11 +8,12 @@ Bound to the loop that opened it, the server's lifespan (app.py): `ready()` is F
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 
 import redis.asyncio
 from redis.exceptions import NoScriptError
+
+from servicekonto.persistence.loop_bound import LoopBoundConnections
 
 MAX_KEY_LENGTH = 255
 # One round trip for an entry and the notes named by one of its JSON fields (an opaque access token and its
@@ -30,30 +31,14 @@ return found
 _WITH_NOTES_SHA = hashlib.sha1(_WITH_NOTES.encode(), usedforsecurity=False).hexdigest()  # Redis's script id
 
 
-class AsyncRedisReader:
+class AsyncRedisReader(LoopBoundConnections[redis.asyncio.Connection]):
     def __init__(self, url: str, *, prefix: str, size: int = 10) -> None:
+        super().__init__(size=size)
         self._pool = redis.asyncio.ConnectionPool.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._prefix = prefix
-        self._size = size
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._slots: asyncio.Semaphore | None = None
-        self._idle: list[redis.asyncio.Connection] = []
 
-    async def open(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._slots = asyncio.Semaphore(self._size)
-
-    async def close(self) -> None:
-        self._loop = None
-        idle, self._idle = self._idle, []
-        for connection in idle:
-            await connection.disconnect()
-
-    def ready(self) -> bool:
-        try:
-            return self._loop is not None and asyncio.get_running_loop() is self._loop
-        except RuntimeError:
-            return False
+    async def _disconnect(self, connection: redis.asyncio.Connection) -> None:
+        await connection.disconnect()
 
     async def get(self, key: str) -> bytes | None:
         value = await self._command("GET", _checked(key))

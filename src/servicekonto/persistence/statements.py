@@ -16,7 +16,6 @@ come back as SQLAlchemy's (IntegrityError and the like), as on SQLAlchemy's path
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections import namedtuple
 from collections.abc import Iterator, Mapping
@@ -29,6 +28,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.dml import UpdateBase
+
+from servicekonto.persistence.loop_bound import LoopBoundConnections
 
 # SQL, default values, row type, then for SQLite: the parameters' order, bind and result processors.
 _Compiled = tuple[str, dict[str, Any], Any, tuple[str, ...] | None, tuple[tuple[str, Any], ...],
@@ -212,7 +213,7 @@ def _invalidate_if_broken(fairy: Any) -> None:
         fairy.invalidate()
 
 
-class AsyncStatements:
+class AsyncStatements(LoopBoundConnections[psycopg.AsyncConnection[Any]]):
     """The same prebuilt statements on psycopg's AsyncConnection (PostgreSQL only), for the few endpoints that
     answer on the event loop: for them a worker-thread hop, and the pool churn of 32 hops at once, cost more
     than the query (userinfo, introspection). A few connections of its own, opened on demand and bounded.
@@ -221,28 +222,12 @@ class AsyncStatements:
     (a test client without a lifespan), and its callers keep the thread path there."""
 
     def __init__(self, statements: Statements, conninfo: str, *, size: int = 10) -> None:
+        super().__init__(size=size)
         self._statements = statements
         self._conninfo = conninfo
-        self._size = size
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._slots: asyncio.Semaphore | None = None
-        self._idle: list[psycopg.AsyncConnection[Any]] = []
 
-    async def open(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._slots = asyncio.Semaphore(self._size)
-
-    async def close(self) -> None:
-        self._loop = None
-        idle, self._idle = self._idle, []
-        for connection in idle:
-            await connection.close()
-
-    def ready(self) -> bool:
-        try:
-            return self._loop is not None and asyncio.get_running_loop() is self._loop
-        except RuntimeError:
-            return False
+    async def _disconnect(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        await connection.close()
 
     async def first(self, statement: Executable, params: Mapping[str, Any]) -> Any:
         rows, _ = await self._run(statement, params, fetch=1)
