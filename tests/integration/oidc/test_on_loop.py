@@ -4,6 +4,7 @@ the thread path."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -96,3 +97,29 @@ def test_without_the_lifespan_the_thread_path_answers(client: TestClient, settin
     assert answer.json()["active"] is True
     assert token_request(client, portal, {"grant_type": "refresh_token",
                                           "refresh_token": tokens["refresh_token"]}).status_code == 200
+
+
+@pytest.mark.parametrize("endpoint", ["userinfo", "introspection"])
+def test_a_stale_key_set_is_renewed_by_the_thread_path_and_the_loop_answers_again(
+        client: TestClient, settings: Settings, container: Any, monkeypatch: pytest.MonkeyPatch,
+        endpoint: str) -> None:
+    """The loop paths wait for a fresh key snapshot; an opaque token's answer reads no keys, so the thread
+    path renews the snapshot, or every request after the key cache period would stay on the thread path."""
+    if settings.redis_url is None or container.database.dialect != "postgresql":
+        pytest.skip("the loop paths need PostgreSQL and Redis")
+    register_and_verify(client, settings.data_dir / "outbox")
+    portal = register_portal(container, access_token_format="opaque")
+    tokens = code_flow(client, portal)
+
+    def ask() -> Any:
+        if endpoint == "userinfo":
+            return client.get("/oidc/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        return client.post("/oidc/introspect", data={"token": tokens["access_token"]},
+                           auth=(portal.client_id, portal.client_secret))
+
+    container.keys._snapshot = dataclasses.replace(container.keys._snapshot, fresh_until=0.0)  # the period passed
+    assert container.keys.fresh_jwks() is None
+    assert ask().status_code == 200  # the thread path
+    assert container.keys.fresh_jwks() is not None
+    _thread_path_fails(container, monkeypatch)
+    assert ask().status_code == 200

@@ -584,6 +584,7 @@ class OpenIdProvider:
 
     def endpoint(self, name: str, uri: str, headers: Mapping[str, str],
                  pairs: list[tuple[str, str]]) -> ProtocolResponse:
+        self.keys.jwks_bytes()  # see userinfo
         try:
             return self.server.create_endpoint_response(name, Request("POST", uri, headers, pairs))  # type: ignore[no-any-return]
         except TenantNotActive:
@@ -591,6 +592,10 @@ class OpenIdProvider:
 
     def userinfo(self, access_token: str) -> ProtocolResponse:
         """OIDC Core §5.3: today's values of what was released under the token's grant."""
+        # The key snapshot is renewed here when stale: the loop paths wait for a fresh one (`reads_on_loop`),
+        # and an opaque token's answer would otherwise never read the keys, leaving every later request
+        # on this thread path.
+        self.keys.jwks_bytes()
         claims = self.access_token_claims(access_token)
         if claims and (temporary := self._temporary_userinfo(claims)) is not None:
             return temporary
