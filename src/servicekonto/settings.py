@@ -46,7 +46,7 @@ class Settings(BaseSettings):
         "`postgresql+psycopg://user@db/servicekonto`. Default: SQLite file `DATA_DIR/servicekonto.sqlite3`.")
     database_pool_size: int = Field(
         10, ge=1, le=200, description="Connections per process and pool (PostgreSQL): one pool for transactions, "
-        "one for single statements; each may grow to twice this under load.")
+        "one for single statements; each opens up to twice this under load and keeps them open.")
     redis_url: str | None = Field(
         None, description="Redis or Valkey URL for sessions, flow state, one-time codes and rate-limit "
         "counters, e.g. `redis://127.0.0.1:6379/0`. Without it they are kept in the database.")
