@@ -249,7 +249,7 @@ def peer_server(tmpdir: Path, node: str, redis_url: str, prefix: str, postgres_u
     tokens_file = tmpdir / "peer-tokens.json"
     command = [node, str(PEER_DIR / "server.mjs"), "--port", str(port), "--redis-url", redis_url,
                "--redis-prefix", prefix, "--postgres-url", postgres_url.replace("postgresql+psycopg://", "postgresql://"),
-               "--client-secret", secret, "--refresh-chains", str(CONNECTIONS), "--tokens-file", str(tokens_file)]
+               f"--client-secret={secret}", "--refresh-chains", str(CONNECTIONS), "--tokens-file", str(tokens_file)]
     log = tmpdir / "peer.log"
     with running(command, env={**os.environ, "NODE_ENV": "production"}, log=log, pin=pin) as proc:
         wait_until_up(proc, port, DISCOVERY_PATH, log)
