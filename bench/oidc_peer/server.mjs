@@ -69,8 +69,8 @@ function signingKey() {
 
 const redis = new Redis(args['redis-url'], { maxRetriesPerRequest: 2 });
 const prefix = args['redis-prefix'];
-// Ten connections, as each of Servicekonto's pools has.
-const postgres = args['postgres-url'] ? new pg.Pool({ connectionString: args['postgres-url'], max: 10 }) : null;
+// Twenty connections, as each of Servicekonto's pools holds under load (twice its size of 10).
+const postgres = args['postgres-url'] ? new pg.Pool({ connectionString: args['postgres-url'], max: 20 }) : null;
 // The models Servicekonto keeps in its database (oidc_grants, oidc_refresh_tokens).
 const DURABLE = new Set(['Grant', 'RefreshToken']);
 
