@@ -1,6 +1,7 @@
-"""Reads of the Redis ephemeral store on the event loop, for the endpoints that answer there (userinfo and
-introspection: the opaque access token, a revoked JWT's note, a grant's end note). The same keys and prefix as
-RedisEphemeralStore, which keeps every write; read-only on purpose.
+"""The Redis ephemeral store on the event loop, for the endpoints that answer there: reads for userinfo and
+introspection (the opaque access token, a revoked JWT's note, a grant's end note) and one write, the opaque
+access token a refresh grant issues. The same keys and prefix as RedisEphemeralStore, which keeps every
+other write.
 
 A few connections of its own, each an asyncio protocol that writes a command and hands hiredis's C parser
 what comes back: redis-py's asyncio connection (streams, its parser layer, retry and telemetry) cost four
@@ -131,6 +132,10 @@ class AsyncRedisReader(LoopBoundConnections[_Connection]):
         value = await self._command("GET", _checked(key))
         return value if isinstance(value, bytes) else None
 
+    async def put(self, key: str, value: bytes, ttl: float) -> None:
+        """RedisEphemeralStore.put: the value for `ttl` seconds (at least a millisecond)."""
+        await self._send("SET", self._prefix + _checked(key), value, "PX", str(max(1, int(ttl * 1000))))
+
     async def mget(self, keys: list[str]) -> list[bytes | None]:
         """Several keys in one round trip (introspection: a JWT's revocation note and its grant's end note)."""
         values = await self._command("MGET", *(_checked(key) for key in keys))
@@ -151,7 +156,7 @@ class AsyncRedisReader(LoopBoundConnections[_Connection]):
     async def _command(self, *args: str) -> Any:
         return await self._send(args[0], *(self._prefix + key for key in args[1:]))
 
-    async def _send(self, *prefixed: str) -> Any:
+    async def _send(self, *prefixed: str | bytes) -> Any:
         assert self._slots is not None, "opened by the lifespan"
         async with self._slots:
             connection = self._idle.pop() if self._idle else await self._connect()

@@ -54,11 +54,13 @@ _GRANT_OF_TOKEN_WITH_ACCOUNT = _GRANT_OF_TOKEN.join(_ACCOUNT, _ACCOUNT.id == _GR
 # Rotation on PostgreSQL: the old token marked used and its successor added by one statement (atomic on
 # its own, one round trip instead of BEGIN, UPDATE, INSERT, COMMIT); no row inserted when the old token was
 # used in the meantime.
+# The casts name the parameters' types for drivers that prepare the statement before binding (asyncpg).
 _ROTATE = text(
     "WITH used AS (UPDATE oidc_refresh_tokens SET used_at = :now"
     " WHERE token_hash = :old_hash AND used_at IS NULL RETURNING grant_id)"
     " INSERT INTO oidc_refresh_tokens (token_hash, grant_id, created_at, expires_at, used_at)"
-    " SELECT :new_hash, grant_id, :now, :expires_at, CAST(NULL AS TIMESTAMP WITH TIME ZONE) FROM used")
+    " SELECT CAST(:new_hash AS VARCHAR), grant_id, CAST(:now AS TIMESTAMP WITH TIME ZONE),"
+    " CAST(:expires_at AS TIMESTAMP WITH TIME ZONE), CAST(NULL AS TIMESTAMP WITH TIME ZONE) FROM used")
 
 
 def _client(row: Any) -> OidcClient:
@@ -210,6 +212,24 @@ class SqlGrantRepository:
     async def with_account_on_loop(self, grant_id: str) -> tuple[Grant, Account, list[StoredAttribute]] | None:
         assert self._db.async_statements is not None
         return _with_account(await self._db.async_statements.all(_GRANT_WITH_ACCOUNT, {"grant_id": grant_id}))
+
+    async def valid_refresh_grant_on_loop(self, token_hash: str, *, now: datetime) -> Grant | None:
+        """The grant of a refresh token that `use_refresh_token` would call VALID, read without its side
+        effects; None for anything else (the caller then takes the thread path, which decides)."""
+        assert self._db.async_statements is not None
+        row = await self._db.async_statements.first(_GRANT_OF_TOKEN_WITH_ACCOUNT, {"token_hash": token_hash})
+        if row is None or row.used_at is not None or row.token_expires_at <= now:
+            return None
+        grant = _grant(row)
+        return grant if grant.is_live(now) else None
+
+    async def rotate_refresh_token_on_loop(self, grant: Grant, old_hash: str, new_hash: str, *,
+                                           now: datetime) -> bool:
+        """`rotate_refresh_token`'s one statement; False (nothing changed) when the old token was used in the
+        meantime: the caller then takes the thread path, which finds the reuse and ends the grant."""
+        assert self._db.async_statements is not None
+        values = {"old_hash": old_hash, "new_hash": new_hash, "now": now, "expires_at": grant.expires_at}
+        return await self._db.async_statements.run(_ROTATE, values) == 1
 
     def grant_of_refresh_token(self, token_hash: str) -> Grant | None:
         row = self._db.statements.first(_GRANT_OF_TOKEN, {"token_hash": token_hash})

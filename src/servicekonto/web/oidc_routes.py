@@ -1,7 +1,8 @@
 """OpenID Connect on HTTP: thin adapters from Starlette to the provider (protocols/oidc). Parameters are
 parsed here, everything else happens in the provider, off the event loop where it touches storage (userinfo
-and introspection read through async drivers on the loop when the provider can: `reads_on_loop()`; a cached
-machine client's client_credentials grant needs no storage: `client_credentials_fast()`)."""
+and introspection read, and the common refresh grant reads and writes, through async drivers on the loop when
+the provider can: `reads_on_loop()`; a cached machine client's client_credentials grant needs no storage:
+`client_credentials_fast()`)."""
 
 from __future__ import annotations
 
@@ -84,6 +85,8 @@ async def token(request: Request) -> Response:
     provider = _provider(request)
     if (fast := provider.client_credentials_fast(request.headers, pairs)) is not None:
         return _json(fast)
+    if provider.reads_on_loop() and (refreshed := await provider.refresh_on_loop(request.headers, pairs)) is not None:
+        return _json(refreshed)
     if provider.answers_from_memory(request.headers, pairs):
         return _json(provider.token(str(request.url), request.headers, pairs))
     return _json(await run_in_threadpool(provider.token, str(request.url), request.headers, pairs))

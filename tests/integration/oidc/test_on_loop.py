@@ -4,10 +4,13 @@ the thread path."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import dataclasses
 from typing import Any
 
 import pytest
+from starlette.datastructures import Headers
 from starlette.testclient import TestClient
 
 from servicekonto.settings import Settings
@@ -123,3 +126,94 @@ def test_a_stale_key_set_is_renewed_by_the_thread_path_and_the_loop_answers_agai
     assert container.keys.fresh_jwks() is not None
     _thread_path_fails(container, monkeypatch)
     assert ask().status_code == 200
+
+
+def _basic(client_id: str, secret: str | None) -> Headers:
+    return Headers({"authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()})
+
+
+def _on_loop_only(settings: Settings, container: Any) -> None:
+    if settings.redis_url is None or container.database.dialect != "postgresql":
+        pytest.skip("the loop paths need PostgreSQL and Redis")
+
+
+@pytest.mark.parametrize("token_format", ["opaque", "jwt"])
+def test_a_refresh_on_the_loop_answers_as_authlibs_grant_and_rotates(
+        client: TestClient, settings: Settings, container: Any, monkeypatch: pytest.MonkeyPatch,
+        token_format: str) -> None:
+    _on_loop_only(settings, container)
+    register_and_verify(client, settings.data_dir / "outbox")
+    portal = register_portal(container, access_token_format=token_format)
+    first, second = code_flow(client, portal), code_flow(client, portal)
+    provider = container.oidc
+    uri, pairs = "http://127.0.0.1:8000/oidc/token", [("grant_type", "refresh_token")]
+    headers = _basic(portal.client_id, portal.client_secret)
+    slow = provider.token(uri, headers, [*pairs, ("refresh_token", first["refresh_token"])])
+    fast = client.portal.call(provider.refresh_on_loop, headers, [*pairs, ("refresh_token", second["refresh_token"])])
+    assert fast is not None and fast.status == slow.status == 200
+    assert sorted(fast.headers) == sorted(slow.headers)
+    assert list(fast.body) == list(slow.body)
+    assert {**fast.body, "access_token": "", "refresh_token": ""} == {
+        **slow.body, "access_token": "", "refresh_token": ""}
+    assert fast.body["refresh_token"] not in (slow.body["refresh_token"], second["refresh_token"])
+
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("took Authlib's path")
+    monkeypatch.setattr(provider, "token", refuse)
+    again = token_request(client, portal, {"grant_type": "refresh_token", "refresh_token": fast.body["refresh_token"]})
+    assert again.status_code == 200 and again.json()["refresh_token"] != fast.body["refresh_token"]
+    bearer = {"Authorization": f"Bearer {again.json()['access_token']}"}
+    assert client.get("/oidc/userinfo", headers=bearer).json()["email"] == "erika@example.de"
+    monkeypatch.undo()
+    # The rotated-out token presented again: the thread path finds the reuse and ends the grant.
+    reused = token_request(client, portal, {"grant_type": "refresh_token", "refresh_token": fast.body["refresh_token"]})
+    assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
+    assert client.get("/oidc/userinfo", headers=bearer).status_code == 401
+    assert client.post("/oidc/introspect", data={"token": again.json()["access_token"]},
+                       auth=(portal.client_id, portal.client_secret)).json() == {"active": False}
+
+
+def test_what_the_loop_does_not_refresh_goes_to_authlibs_grant(client: TestClient, settings: Settings,
+                                                               container: Any) -> None:
+    _on_loop_only(settings, container)
+    register_and_verify(client, settings.data_dir / "outbox")
+    portal = register_portal(container, access_token_format="opaque")
+    public = register_portal(container, name="Öffentliche App", public=True)
+    tokens, public_tokens = code_flow(client, portal), code_flow(client, public)
+    provider = container.oidc
+    basic = _basic(portal.client_id, portal.client_secret)
+    refresh = [("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"])]
+    for headers, pairs in [
+            (basic, [*refresh, ("scope", "openid")]),  # a narrowed scope
+            (_basic(portal.client_id, "wrong"), refresh),
+            (Headers(), [("grant_type", "refresh_token"), ("refresh_token", public_tokens["refresh_token"]),
+                  ("client_id", public.client_id)]),  # a public client
+            (basic, [("grant_type", "refresh_token"),  # another client's token
+                     ("refresh_token", public_tokens["refresh_token"])]),
+            (basic, [("grant_type", "refresh_token"), ("refresh_token", "unknown")])]:
+        assert client.portal.call(provider.refresh_on_loop, headers, pairs) is None
+    narrowed = token_request(client, portal, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
+                                              "scope": "openid"})
+    assert narrowed.status_code == 200 and narrowed.json()["scope"] == "openid"
+    assert token_request(client, public, {"grant_type": "refresh_token",
+                                          "refresh_token": public_tokens["refresh_token"]}).status_code == 200
+
+
+def test_two_refreshes_with_one_token_on_the_loop_issue_once(client: TestClient, settings: Settings,
+                                                             container: Any) -> None:
+    _on_loop_only(settings, container)
+    register_and_verify(client, settings.data_dir / "outbox")
+    portal = register_portal(container, access_token_format="opaque")
+    tokens = code_flow(client, portal)
+    provider = container.oidc
+    headers = _basic(portal.client_id, portal.client_secret)
+    pairs = [("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"])]
+
+    async def both() -> list[Any]:
+        return list(await asyncio.gather(provider.refresh_on_loop(headers, pairs),
+                                         provider.refresh_on_loop(headers, pairs)))
+
+    answers = client.portal.call(both)
+    assert sum(answer is not None for answer in answers) == 1  # the other goes to the thread path: reuse
+    loser = token_request(client, portal, dict(pairs))
+    assert loser.status_code == 400 and loser.json()["error"] == "invalid_grant"

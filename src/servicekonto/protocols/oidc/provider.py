@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import unquote
 
@@ -305,33 +305,41 @@ class OpenIdProvider:
     def generate_token(self, *, grant_type: str, client: Client, user: Subject | None = None,
                        scope: str | None = None, expires_in: int | None = None,
                        include_refresh_token: bool = True) -> dict[str, Any]:
-        now = int(self.clock.timestamp())
         model = client.model
+        if user is None:  # client credentials: Authlib passes the requested scope on unchecked
+            scope = allowed_scope(model.scopes, scope)
+        token, entry = self._access_token(model, user, scope or "")
+        if entry is not None:
+            self.store.put(*entry)
+        if user is not None and user.organisation_id:  # ends with the organisation too (introspection_fast)
+            self.store.put(_acts_for_key(user.grant_id), b"1", GRANT_ENDED_SECONDS)
+        if user is not None and include_refresh_token and user.account_id:  # none for a temporary identification
+            token["refresh_token"] = random_token(32)
+        return token
+
+    def _access_token(self, model: OidcClient, user: Subject | None,
+                      scope: str) -> tuple[dict[str, Any], tuple[str, bytes, float] | None]:
+        """The token answer's access token part, and for an opaque token the ephemeral entry (key, claims,
+        seconds) that the caller stores."""
+        now = int(self.clock.timestamp())
         lifetime = ACCESS_TOKEN_SECONDS
         if user is not None and user.expires_at is not None:  # never beyond its grant (introspection_fast)
             lifetime = max(0, min(lifetime, user.expires_at - now))
-        if user is None:  # client credentials: Authlib passes the requested scope on unchecked
-            scope = allowed_scope(model.scopes, scope)
-        token: dict[str, Any] = {"token_type": "Bearer", "expires_in": lifetime, "scope": scope or ""}
+        token: dict[str, Any] = {"token_type": "Bearer", "expires_in": lifetime, "scope": scope}
         claims: dict[str, Any] = {"iss": self.issuer, "exp": now + lifetime, "iat": now,
-                                  "jti": random_token(16), "client_id": model.client_id, "scope": scope or "",
+                                  "jti": random_token(16), "client_id": model.client_id, "scope": scope,
                                   "aud": self.issuer}
         if user is None:
             claims["sub"] = model.client_id
         else:
             claims.update(sub=user.subject, auth_time=user.auth_time, acr=user.acr, amr=list(user.amr),
                           gid=user.grant_id)
-            if user.organisation_id:  # its grant also ends with the organisation: introspection_fast declines
-                self.store.put(_acts_for_key(user.grant_id), b"1", GRANT_ENDED_SECONDS)
         if model.access_token_format is AccessTokenFormat.JWT:
             token["access_token"] = self._sign({"typ": "at+jwt"}, claims, "ES256")
-        else:
-            value = random_token(32)
-            self.store.put(self._opaque_key(value), json.dumps(claims).encode(), max(lifetime, 1))
-            token["access_token"] = value
-        if user is not None and include_refresh_token and user.account_id:  # none for a temporary identification
-            token["refresh_token"] = random_token(32)
-        return token
+            return token, None
+        value = random_token(32)
+        token["access_token"] = value
+        return token, (self._opaque_key(value), json.dumps(claims).encode(), max(lifetime, 1))
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         user: Subject | None = request.user
@@ -749,6 +757,41 @@ class OpenIdProvider:
             "sub": claims.get("sub"), "exp": int(claims["exp"]), "iat": int(claims["iat"]), "iss": self.issuer,
             "token_type": "Bearer"}, JSON_HEADERS)
 
+    async def refresh_on_loop(self, headers: Mapping[str, str],
+                              pairs: list[tuple[str, str]]) -> ProtocolResponse | None:
+        """RFC 6749 §6 with rotation on the event loop, for the common case: a cached client authenticated by
+        its secret presents a valid refresh token of its own, without `scope`. The answer is the one
+        Authlib's grant (RefreshGrant) gives: the grant's scope, a new access token, a new refresh token.
+        As there, the access token is stored before the old refresh token is marked used, so a failure
+        leaves the client's refresh token working. Everything else answers None and goes to the thread path
+        — among them a public or private_key_jwt client, a narrowed scope, an unknown, expired or reused
+        token (the thread path revokes the grant of a reused one), a grant acting for an organisation, and
+        a rotation lost to a concurrent request with the same token (which the thread path then finds
+        reused)."""
+        store, grants = self._loop_store, self._loop_grants
+        assert store is not None and grants is not None
+        params = _first_values(pairs)
+        value = params.get("refresh_token", "")
+        if (params.get("grant_type") != GrantType.REFRESH_TOKEN or "scope" in params or not value
+                or len(value) > 200):
+            return None
+        client = self._secret_authenticated(headers, params)
+        if client is None or GrantType.REFRESH_TOKEN not in client.grant_types:
+            return None
+        now = self.clock.now()
+        token_hash = keyed_hash(self.key, value)
+        grant = await grants.valid_refresh_grant_on_loop(token_hash, now=now)
+        if grant is None or grant.client_id != client.client_id or grant.organisation_id:
+            return None
+        token, entry = self._access_token(client, Subject.of_grant(grant), grant.scope)
+        if entry is not None:
+            await store.put(*entry)
+        refresh = random_token(32)
+        if not await grants.rotate_refresh_token_on_loop(grant, token_hash, keyed_hash(self.key, refresh), now=now):
+            return None
+        token["refresh_token"] = refresh
+        return ProtocolResponse(200, token, JSON_HEADERS)
+
     def _secret_authenticated(self, headers: Mapping[str, str], params: Mapping[str, str]) -> OidcClient | None:
         """The cached client whose secret the request proves, as Authlib's client_secret_basic (when there is
         an Authorization header) or client_secret_post (when there is none) would find it; the comparison is
@@ -842,6 +885,8 @@ class LoopStore(Protocol):
 
     async def get(self, key: str) -> bytes | None: ...
 
+    async def put(self, key: str, value: bytes, ttl: float) -> None: ...
+
     async def mget(self, keys: list[str]) -> list[bytes | None]: ...
 
     async def get_with_notes(self, key: str, field: str, note_prefixes: list[str]) -> list[bytes | None]: ...
@@ -855,6 +900,11 @@ class LoopGrants(Protocol):
     async def get_on_loop(self, grant_id: str) -> Grant | None: ...
 
     async def with_account_on_loop(self, grant_id: str) -> tuple[Grant, Account, list[StoredAttribute]] | None: ...
+
+    async def valid_refresh_grant_on_loop(self, token_hash: str, *, now: datetime) -> Grant | None: ...
+
+    async def rotate_refresh_token_on_loop(self, grant: Grant, old_hash: str, new_hash: str, *,
+                                           now: datetime) -> bool: ...
 
 
 def _revoked_key(claims: Mapping[str, Any]) -> str:
