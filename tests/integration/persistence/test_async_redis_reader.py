@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -13,10 +14,11 @@ from typing import Any, TypeVar
 import pytest
 import redis
 import uvloop
+from redis.connection import parse_url
 from redis.exceptions import ResponseError
 
 from servicekonto.persistence import async_ephemeral
-from servicekonto.persistence.async_ephemeral import AsyncRedisReader
+from servicekonto.persistence.async_ephemeral import AsyncRedisReader, tls_context
 
 T = TypeVar("T")
 DATABASE = 5  # not the default one: the URL's database must be selected
@@ -114,3 +116,15 @@ def test_a_password_in_the_url_is_sent(redis_url: str) -> None:
 
     with pytest.raises(ResponseError, match="AUTH"):
         _on_own_loop(reader, work)
+
+
+def test_tls_follows_the_urls_query_as_redis_py_reads_it(tmp_path: Any) -> None:
+    assert tls_context(parse_url("redis://127.0.0.1:6379/0")) is None
+    verified = tls_context(parse_url("rediss://redis.example:6380/0"))
+    assert verified is not None and verified.verify_mode is ssl.CERT_REQUIRED and verified.check_hostname
+    unverified = tls_context(parse_url("rediss://redis.example:6380/0?ssl_cert_reqs=none"))
+    assert unverified is not None and unverified.verify_mode is ssl.CERT_NONE
+    optional = tls_context(parse_url("rediss://redis.example:6380/0?ssl_cert_reqs=optional"))
+    assert optional is not None and optional.verify_mode is ssl.CERT_OPTIONAL
+    with pytest.raises(OSError):  # a client certificate that is not there stops the connection, not silently
+        tls_context(parse_url(f"rediss://redis.example:6380/0?ssl_certfile={tmp_path / 'missing.pem'}"))
