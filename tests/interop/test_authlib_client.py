@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -17,8 +18,16 @@ from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.interop.harness import Citizen, Portal, RegisteredClient
-from tests.support.server import LiveServer
+from tests.interop.harness import (
+    Citizen,
+    Portal,
+    RegisteredClient,
+    create_citizen,
+    register_client,
+    servicekonto_json,
+)
+from tests.support.postgres import fresh_postgres_database
+from tests.support.server import LiveServer, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -60,6 +69,26 @@ def walk_pages(server: LiveServer, url: str, citizen: Citizen, redirect_uri: str
 def test_authlib_client_code_flow_refresh_revoke(live_server: LiveServer, portal: Portal, citizen: Citizen,
                                                  oidc_client: Callable[..., RegisteredClient]) -> None:
     registered = oidc_client(name="Authlib-Portal", scopes=("openid", "profile", "email"))
+    code_flow_refresh_revoke(live_server, portal, citizen, registered)
+
+
+def test_authlib_client_on_postgresql_and_redis(tmp_path: Path, redis_url: str, redis_prefix: str,
+                                                portal: Portal) -> None:
+    """The same calls against a server on PostgreSQL and Redis, where userinfo, introspection and the
+    refresh grant answer on the event loop (asyncpg and the loop's Redis protocol)."""
+    with fresh_postgres_database("sk_interop") as database_url, running_server(
+            tmp_path, name="servicekonto-postgresql", extra_env={
+                "SERVICEKONTO_DATABASE_URL": database_url, "SERVICEKONTO_REDIS_URL": redis_url,
+                "SERVICEKONTO_REDIS_PREFIX": redis_prefix}) as server:
+        tenant = str(servicekonto_json(server, "tenant", "create", "--name", "Interop Musterstadt")["id"])
+        registered = register_client(server, tenant_id=tenant, name="Authlib-Portal", portal=portal,
+                                     scopes=("openid", "profile", "email"))
+        for _ in range(2):  # the second round runs with the client in the server's cache: the loop paths
+            code_flow_refresh_revoke(server, portal, create_citizen(server), registered)
+
+
+def code_flow_refresh_revoke(live_server: LiveServer, portal: Portal, citizen: Citizen,
+                             registered: RegisteredClient) -> None:
     meta: dict[str, Any] = httpx2.get(f"{live_server.base_url}/.well-known/openid-configuration",
                                       trust_env=False).json()
     nonce, verifier = generate_token(20), generate_token(48)
