@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from starlette.datastructures import Headers
 from starlette.testclient import TestClient
 
 from tests.integration.accounts.helpers import form_action, login
@@ -36,6 +37,11 @@ def register_portal(container: Any, *, name: str = "Bürgerportal Musterstadt", 
                                             post_logout_redirect_uris=("http://127.0.0.1:9/",), public=public,
                                             **options)
     return Portal(created.client.client_id, created.secret)
+
+
+def basic_auth(client_id: str, secret: str | None) -> Headers:
+    """The Authorization header of client_secret_basic, as the provider's methods take headers."""
+    return Headers({"authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()})
 
 
 def pkce() -> tuple[str, str]:

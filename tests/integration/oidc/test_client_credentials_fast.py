@@ -4,7 +4,6 @@ and claims — and every mistake goes to the endpoint, which answers with its er
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import pytest
@@ -12,17 +11,13 @@ from joserfc import jwt
 from starlette.datastructures import Headers
 from starlette.testclient import TestClient
 
-from tests.integration.oidc.helpers import verify
+from tests.integration.oidc.helpers import basic_auth, verify
 
 
 def _machine(container: Any, **options: Any) -> Any:
     tenant = container.tenants.ensure("Musterstadt")
     return container.oidc_clients.create(tenant_id=tenant.id, name="Fachverfahren",
                                          grant_types=("client_credentials",), scopes=("openid",), **options)
-
-
-def _basic(client_id: str, secret: str) -> Headers:
-    return Headers({"authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()})
 
 
 def test_the_fast_answer_is_authlibs_answer(client: TestClient, container: Any,
@@ -34,8 +29,8 @@ def test_the_fast_answer_is_authlibs_answer(client: TestClient, container: Any,
     provider = container.oidc
     uri = "http://127.0.0.1:8000/oidc/token"
     for headers, pairs in [
-            (_basic(client_id, secret), [("grant_type", "client_credentials")]),
-            (_basic(client_id, secret), [("grant_type", "client_credentials"), ("scope", "openid profile")]),
+            (basic_auth(client_id, secret), [("grant_type", "client_credentials")]),
+            (basic_auth(client_id, secret), [("grant_type", "client_credentials"), ("scope", "openid profile")]),
             (Headers(), [("grant_type", "client_credentials"), ("client_id", client_id), ("client_secret", secret)])]:
         fast = provider.client_credentials_fast(headers, pairs)
         slow = provider.token(uri, headers, pairs)
@@ -74,12 +69,12 @@ def test_mistakes_go_to_the_endpoint(client: TestClient, container: Any) -> None
     provider = container.oidc
     client_id, secret = machine.client.client_id, machine.secret
     grant = [("grant_type", "client_credentials")]
-    assert provider.client_credentials_fast(_basic(client_id, "wrong"), grant) is None
+    assert provider.client_credentials_fast(basic_auth(client_id, "wrong"), grant) is None
     assert provider.client_credentials_fast({"authorization": "Basic !!"}, grant) is None
-    assert provider.client_credentials_fast(_basic(client_id, secret), [("grant_type", "refresh_token")]) is None
-    assert provider.client_credentials_fast(_basic(portal.client.client_id, portal.secret), grant) is None
-    assert provider.client_credentials_fast(_basic(opaque.client.client_id, opaque.secret), grant) is None
-    assert provider.client_credentials_fast(_basic(client_id, secret),
+    assert provider.client_credentials_fast(basic_auth(client_id, secret), [("grant_type", "refresh_token")]) is None
+    assert provider.client_credentials_fast(basic_auth(portal.client.client_id, portal.secret), grant) is None
+    assert provider.client_credentials_fast(basic_auth(opaque.client.client_id, opaque.secret), grant) is None
+    assert provider.client_credentials_fast(basic_auth(client_id, secret),
                                             [*grant, ("client_assertion", "x")]) is None
     wrong = client.post("/oidc/token", data={"grant_type": "client_credentials"}, auth=(client_id, "wrong"))
     assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
@@ -102,5 +97,5 @@ def test_a_machine_token_carries_only_the_scopes_the_client_is_registered_for(cl
         answer = client.post("/oidc/token", data=data, auth=(client_id, secret))
         assert answer.status_code == 200 and answer.json()["scope"] == "openid"
         assert verify(client, answer.json()["access_token"])["scope"] == "openid"
-    assert container.oidc.token("http://127.0.0.1:8000/oidc/token", _basic(client_id, secret),
+    assert container.oidc.token("http://127.0.0.1:8000/oidc/token", basic_auth(client_id, secret),
                                 list(data.items())).body["scope"] == "openid"

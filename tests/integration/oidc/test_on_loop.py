@@ -5,7 +5,6 @@ the thread path."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 from typing import Any
 
@@ -15,7 +14,7 @@ from starlette.testclient import TestClient
 
 from servicekonto.settings import Settings
 from tests.integration.accounts.helpers import register_and_verify
-from tests.integration.oidc.helpers import code_flow, register_portal, token_request
+from tests.integration.oidc.helpers import basic_auth, code_flow, register_portal, token_request
 
 
 def _thread_path_fails(container: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,8 +107,7 @@ def test_a_stale_key_set_is_renewed_by_the_thread_path_and_the_loop_answers_agai
         endpoint: str) -> None:
     """The loop paths wait for a fresh key snapshot; an opaque token's answer reads no keys, so the thread
     path renews the snapshot, or every request after the key cache period would stay on the thread path."""
-    if settings.redis_url is None or container.database.dialect != "postgresql":
-        pytest.skip("the loop paths need PostgreSQL and Redis")
+    _on_loop_only(settings, container)
     register_and_verify(client, settings.data_dir / "outbox")
     portal = register_portal(container, access_token_format="opaque")
     tokens = code_flow(client, portal)
@@ -128,10 +126,6 @@ def test_a_stale_key_set_is_renewed_by_the_thread_path_and_the_loop_answers_agai
     assert ask().status_code == 200
 
 
-def _basic(client_id: str, secret: str | None) -> Headers:
-    return Headers({"authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()})
-
-
 def _on_loop_only(settings: Settings, container: Any) -> None:
     if settings.redis_url is None or container.database.dialect != "postgresql":
         pytest.skip("the loop paths need PostgreSQL and Redis")
@@ -147,7 +141,7 @@ def test_a_refresh_on_the_loop_answers_as_authlibs_grant_and_rotates(
     first, second = code_flow(client, portal), code_flow(client, portal)
     provider = container.oidc
     uri, pairs = "http://127.0.0.1:8000/oidc/token", [("grant_type", "refresh_token")]
-    headers = _basic(portal.client_id, portal.client_secret)
+    headers = basic_auth(portal.client_id, portal.client_secret)
     slow = provider.token(uri, headers, [*pairs, ("refresh_token", first["refresh_token"])])
     fast = client.portal.call(provider.refresh_on_loop, headers, [*pairs, ("refresh_token", second["refresh_token"])])
     assert fast is not None and fast.status == slow.status == 200
@@ -181,11 +175,11 @@ def test_what_the_loop_does_not_refresh_goes_to_authlibs_grant(client: TestClien
     public = register_portal(container, name="Öffentliche App", public=True)
     tokens, public_tokens = code_flow(client, portal), code_flow(client, public)
     provider = container.oidc
-    basic = _basic(portal.client_id, portal.client_secret)
+    basic = basic_auth(portal.client_id, portal.client_secret)
     refresh = [("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"])]
     for headers, pairs in [
             (basic, [*refresh, ("scope", "openid")]),  # a narrowed scope
-            (_basic(portal.client_id, "wrong"), refresh),
+            (basic_auth(portal.client_id, "wrong"), refresh),
             (Headers(), [("grant_type", "refresh_token"), ("refresh_token", public_tokens["refresh_token"]),
                   ("client_id", public.client_id)]),  # a public client
             (basic, [("grant_type", "refresh_token"),  # another client's token
@@ -206,7 +200,7 @@ def test_two_refreshes_with_one_token_on_the_loop_issue_once(client: TestClient,
     portal = register_portal(container, access_token_format="opaque")
     tokens = code_flow(client, portal)
     provider = container.oidc
-    headers = _basic(portal.client_id, portal.client_secret)
+    headers = basic_auth(portal.client_id, portal.client_secret)
     pairs = [("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"])]
 
     async def both() -> list[Any]:
