@@ -1,4 +1,9 @@
-"""Jinja2 with the gettext callables of `core.i18n`, so a template speaks the request's language."""
+"""Jinja2 with the gettext callables of `core.i18n`, so a template speaks the request's language.
+
+One environment per language: a `_("…")` with a plain string and nothing else is translated when the
+template is compiled, and the compiler folds it into the page's fixed text (escaped once, there). A login
+page has about 30 of them and each cost a call, a catalogue lookup and an escape on every render. `_()`
+with `%(name)s` variables, and the i18n extension's `gettext`/`ngettext`, still run per render."""
 
 from __future__ import annotations
 
@@ -6,7 +11,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from collections.abc import Iterator
+
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.ext import Extension
+from jinja2.lexer import Token, TokenStream
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -16,16 +25,52 @@ from servicekonto.core import i18n
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 
-def make_environment() -> Environment:
+class StaticTranslations(Extension):
+    """Rewrites the tokens `_` `(` "text" `)` into the string of the environment's language: the same value
+    the call returns at render time, so the compiler can treat it as a constant."""
+
+    def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
+        locale = self.environment.static_locale  # type: ignore[attr-defined]
+        window: list[Token] = []
+        previous = None
+        for token in stream:
+            window.append(token)
+            if _is_constant_call(window, previous):
+                yield Token(window[0].lineno, "string", i18n.translations(locale).gettext(window[2].value))
+                previous, window = None, []
+                continue
+            while window and not _could_start_constant_call(window, previous):
+                previous = window.pop(0)
+                yield previous
+        yield from window
+
+
+_CALL_SHAPE = (("name", "_"), ("lparen", None), ("string", None), ("rparen", None))
+
+
+def _could_start_constant_call(window: list[Token], previous: Token | None) -> bool:
+    if previous is not None and previous.type == "dot":  # `x._("…")` is someone else's method
+        return False
+    return len(window) <= len(_CALL_SHAPE) and all(
+        token.type == kind and (value is None or token.value == value)
+        for token, (kind, value) in zip(window, _CALL_SHAPE, strict=False))
+
+
+def _is_constant_call(window: list[Token], previous: Token | None) -> bool:
+    return len(window) == len(_CALL_SHAPE) and _could_start_constant_call(window, previous)
+
+
+def make_environment(locale: str = i18n.DEFAULT_LOCALE) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
-        extensions=["jinja2.ext.i18n"],
+        extensions=["jinja2.ext.i18n", StaticTranslations],
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,  # templates ship with the package; no file checks per render
     )
+    env.static_locale = locale  # type: ignore[attr-defined]
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.globals["_"] = translate
     return env
@@ -42,17 +87,19 @@ def translate(message: str, **variables: Any) -> str:
 
 class Templates:
     def __init__(self, *, site_name: str, is_test_system: bool) -> None:
-        self.env = make_environment()
-        self.env.globals.update(site_name=site_name, is_test_system=is_test_system, locales=i18n.LOCALES)
+        self.envs = {locale: make_environment(locale) for locale in i18n.LOCALES}
+        for env in self.envs.values():
+            env.globals.update(site_name=site_name, is_test_system=is_test_system, locales=i18n.LOCALES)
 
     def render(self, request: Request, name: str, context: dict[str, Any] | None = None, *,
                status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
         from servicekonto.web.forms import csrf_token
         from servicekonto.web.session_context import current_session
 
+        locale = i18n.current_locale()
         values: dict[str, Any] = {
             "request": request,
-            "lang": i18n.current_locale(),
+            "lang": locale,
             "request_id": getattr(request.state, "request_id", ""),
             "switch_query": _switch_query(request),
             "csrf_token": lambda: csrf_token(request),
@@ -62,7 +109,7 @@ class Templates:
             "notice": None,
         }
         values.update(context or {})
-        page = self.env.get_template(name).render(**values)
+        page = self.envs[locale].get_template(name).render(**values)
         return HTMLResponse(page, status_code=status_code, headers=headers)
 
 
