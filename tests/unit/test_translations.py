@@ -63,3 +63,21 @@ def test_accept_language_negotiation() -> None:
     assert i18n.negotiate("fr") == "de"
     assert i18n.negotiate("en;q=0, de") == "de"
     assert i18n.negotiate("en;q=abc") == "de"
+
+
+def test_templates_translate_plain_strings_when_they_compile() -> None:
+    """The folded text is what the call gives at render time, escaped the same way; `_()` with variables
+    and anybody else's `_` method still run per render."""
+    from servicekonto.web.templating import make_environment
+
+    source = ('<a title="{{ _(\'Page not found\') }}">{{ _("Page not found") }}</a>|{{ _("a <b> & c") }}|'
+              '{{ helper._("Page not found") }}|{{ _("Step %(n)s", n="<i>") }}')
+    helper = type("Helper", (), {"_": staticmethod(lambda text: f"method:{text}")})()
+    for locale, expected in (("de", "Seite nicht gefunden"), ("en", "Page not found")):
+        env = make_environment(locale)
+        with i18n.use_locale(locale):
+            assert env.from_string(source).render(helper=helper) == (
+                f'<a title="{expected}">{expected}</a>|a &lt;b&gt; &amp; c|method:Page not found|'
+                f"{i18n.gettext('Step %(n)s') % {'n': '&lt;i&gt;'}}")
+    compiled = make_environment("de").compile('<p>{{ _("Page not found") }}</p>', raw=True)
+    assert "<p>Seite nicht gefunden</p>" in compiled and "Page not found" not in compiled  # fixed text, no call

@@ -7,11 +7,10 @@ with `%(name)s` variables, and the i18n extension's `gettext`/`ngettext`, still 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-
-from collections.abc import Iterator
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.ext import Extension
