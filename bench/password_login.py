@@ -70,6 +70,7 @@ class Stack:
     server_cpu: list[float] = field(default_factory=list)  # server CPU seconds per wall second, per run
     cpu_per_login: list[float] = field(default_factory=list)  # server CPU ms per login, per run
     profile: str | None = None
+    note: str = ""
 
 
 # ------------------------------------------------------------------------------------ the peer: bare Argon2id
@@ -324,6 +325,80 @@ def postgres_database(admin_url: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _children_of(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+def _threads_of(pid: int) -> list[int]:
+    try:
+        return [int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()]
+    except OSError:
+        return []
+
+
+def data_service_pids(admin_url: str, redis_url: str) -> dict[str, list[int]]:
+    """The local PostgreSQL (postmaster and its processes) and Redis (every thread), found through their own
+    answers: a backend's parent is the postmaster; Redis names its process id. Empty where not local."""
+    import psycopg
+    import redis
+
+    found: dict[str, list[int]] = {}
+    with psycopg.connect(admin_url) as conn:
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+    backend = int(row[0]) if row else 0
+    try:
+        postmaster = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        found["PostgreSQL"] = [postmaster, *_children_of(postmaster)]
+    except (OSError, ValueError, IndexError):
+        pass
+    redis_pid = int(redis.Redis.from_url(redis_url).info("server").get("process_id", 0))
+    if redis_pid and Path(f"/proc/{redis_pid}").exists():
+        found["Redis"] = _threads_of(redis_pid)
+    return found
+
+
+@contextlib.contextmanager
+def data_services_off_server_cpu(admin_url: str, redis_url: str, pin: bool) -> Iterator[str]:
+    """PostgreSQL and Redis on the load generator's CPU for the run, so the server's CPU holds the server
+    alone (as a deployment has its database on other cores or hosts). New PostgreSQL backends inherit the
+    postmaster's mask. Every mask is put back afterwards. Yields a note on what was done."""
+    if not pin:
+        yield "PostgreSQL and Redis not pinned"
+        return
+    changed: dict[int, set[int]] = {}
+    services = data_service_pids(admin_url, redis_url)
+    try:
+        for pids in services.values():
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    before = os.sched_getaffinity(pid)
+                    os.sched_setaffinity(pid, {LOAD_CPU})
+                    changed[pid] = before
+        names = [name for name, pids in services.items() if any(pid in changed for pid in pids)]
+        missing = sorted({"PostgreSQL", "Redis"} - set(names))
+        yield (f"{' and '.join(names)} on CPU {LOAD_CPU}" if names else "") + (
+            f"{'; ' if names else ''}{' and '.join(missing)} not pinned (not local, or not allowed)" if missing else "")
+    finally:
+        postmaster_mask = None
+        for name, pids in services.items():
+            if name == "PostgreSQL" and pids and pids[0] in changed:
+                postmaster_mask = changed[pids[0]]
+        if postmaster_mask is not None:  # backends forked meanwhile took the temporary mask
+            for pid in _children_of(services["PostgreSQL"][0]):
+                changed.setdefault(pid, postmaster_mask)
+        for pid, mask in changed.items():
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(pid, mask)
+
+
 @contextlib.contextmanager
 def redis_prefix(redis_url: str) -> Iterator[str]:
     """A random key prefix; every key under it is deleted afterwards."""
@@ -458,6 +533,9 @@ def report(stacks: list[Stack], args: argparse.Namespace, pin: bool) -> None:
                           f"credentials {statistics.median(s.steps['post_credentials']):.0f}, "
                           f"account page {statistics.median(s.steps['get_account']):.0f}" for s in measured))
         print(f"bare verify: {1e3 / statistics.median(measured[0].verifies):.1f} ms on one core (wall)")
+        for stack in measured:
+            if stack.note:
+                print(f"{stack.name}: {stack.note}")
         print("server CPU busy = the server's CPU seconds per wall second during a run (below 100 %: it waited "
               "— on locks, I/O, or for CPU 0 taken by other processes); CPU ratio = verify CPU ms / server CPU "
               "ms per login, the ratio a fully busy core would reach, less sensitive to a shared machine")
@@ -486,7 +564,9 @@ def run(args: argparse.Namespace) -> None:
         elif reason:
             sys.exit(reason)
         else:
-            with postgres_database(args.postgres_admin_url) as url, redis_prefix(args.redis_url) as prefix:
+            with (postgres_database(args.postgres_admin_url) as url, redis_prefix(args.redis_url) as prefix,
+                  data_services_off_server_cpu(args.postgres_admin_url, args.redis_url, pin) as note):
+                stack.note = note
                 bench_stack(stack, args, pin, {"SERVICEKONTO_DATABASE_URL": url,
                                                "SERVICEKONTO_REDIS_URL": args.redis_url,
                                                "SERVICEKONTO_REDIS_PREFIX": prefix})
