@@ -38,6 +38,14 @@ class Account:
 
 
 @dataclass(frozen=True, slots=True)
+class SecondSteps:
+    """What may follow the password: a passkey, an authenticator app (issues #10 and #11)."""
+
+    passkey: bool = False
+    app: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class StoredAttribute:
     key: str
     value: str

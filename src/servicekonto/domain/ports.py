@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from servicekonto.domain.accounts import Account, StoredAttribute
+from servicekonto.domain.accounts import Account, SecondSteps, StoredAttribute
 from servicekonto.domain.audit import AuditEvent, AuditRecord
 from servicekonto.domain.clients import OidcClient
 from servicekonto.domain.eid import EidPersonalData, EidRequest, EidSession
@@ -130,6 +130,9 @@ class AccountRepository(Protocol):
 
     def find_by_login(self, identifier: str) -> Account | None:
         """By canonical username or canonical e-mail address."""
+
+    def find_for_login(self, identifier: str) -> tuple[Account, SecondSteps] | None:
+        """As `find_by_login`, with the second steps the account has set up, in one read."""
 
     def find_by_email(self, email: str) -> Account | None: ...
 

@@ -15,6 +15,7 @@ from servicekonto.domain.accounts import (
     Account,
     AccountConflict,
     AccountStatus,
+    SecondSteps,
     StoredAttribute,
     canonical_email,
     canonical_username,
@@ -44,6 +45,14 @@ _SECOND_STEPS = select(
     select(models.SecondFactor.account_id).where(models.SecondFactor.account_id == bindparam("value"),
                                                  models.SecondFactor.kind == SecondFactorKind.TOTP.value)
     .exists().label("totp"))
+# The login's read: the account and those two answers, in one round trip.
+_HAS_PASSKEY = select(models.Passkey.id).where(models.Passkey.account_id == models.Account.id).exists()
+_HAS_TOTP = select(models.SecondFactor.account_id).where(
+    models.SecondFactor.account_id == models.Account.id,
+    models.SecondFactor.kind == SecondFactorKind.TOTP.value).exists()
+_FOR_LOGIN = {field: select(*ACCOUNT_COLUMNS, _HAS_PASSKEY.label("passkey"), _HAS_TOTP.label("totp")).where(
+    column == bindparam("value")) for field, column in (("username", models.Account.username_canonical),
+                                                        ("email", models.Account.email_canonical))}
 
 
 def account_of(row: Any) -> Account:
@@ -99,6 +108,14 @@ class SqlAccountRepository:
         if "@" in identifier:
             return self._one(_BY_EMAIL, canonical_email(identifier))
         return self._one(_BY_USERNAME, canonical_username(identifier))
+
+    def find_for_login(self, identifier: str) -> tuple[Account, SecondSteps] | None:
+        if "@" in identifier:
+            row = self._statements.first(_FOR_LOGIN["email"], {"value": canonical_email(identifier)})
+        else:
+            row = self._statements.first(_FOR_LOGIN["username"], {"value": canonical_username(identifier)})
+        return None if row is None else (account_of(row), SecondSteps(passkey=bool(row.passkey),
+                                                                       app=bool(row.totp)))
 
     def find_by_email(self, email: str) -> Account | None:
         return self._one(_BY_EMAIL, canonical_email(email))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from servicekonto.core.clock import Clock
 from servicekonto.core.errors import ServicekontoError
 from servicekonto.core.i18n import _l
-from servicekonto.domain.accounts import Account
+from servicekonto.domain.accounts import Account, SecondSteps
 from servicekonto.domain.audit import AuditEvent
 from servicekonto.domain.ports import AccountRepository
 from servicekonto.domain.trust import TrustLevel
@@ -29,6 +29,7 @@ class Authenticated:
     account: Account
     method: str  # an RFC 8176 amr value
     trust_level: TrustLevel
+    second_steps: SecondSteps | None = None  # read with the account when the strategy could; None: not read
 
 
 class PasswordAuthenticator:
@@ -46,7 +47,8 @@ class PasswordAuthenticator:
 
     def authenticate(self, identifier: str, password: str, *, address: str | None) -> Authenticated:
         """Raise CredentialsInvalid (unknown user, wrong password, unconfirmed account alike) or LoginLocked."""
-        account = self._accounts.find_by_login(identifier.strip()[:320]) if identifier.strip() else None
+        found = self._accounts.find_for_login(identifier.strip()[:320]) if identifier.strip() else None
+        account, second_steps = found if found is not None else (None, None)
         account_id = account.id if account else None
         had_failures = self._throttle.check(account_id=account_id, address=address)
         if account is None:
@@ -60,7 +62,8 @@ class PasswordAuthenticator:
         if new_hash is not None:
             self._accounts.set_password(account.id, new_hash, end_sessions=False, now=self._clock.now())
         self._throttle.succeeded(account_id=account.id, had_failures=had_failures)
-        return Authenticated(account=account, method=self.method, trust_level=TrustLevel.BASIC)
+        return Authenticated(account=account, method=self.method, trust_level=TrustLevel.BASIC,
+                             second_steps=second_steps)
 
     def verify_current(self, account: Account, password: str, *, address: str | None) -> None:
         """Re-authentication before a sensitive change (password change, deletion), under the same throttle."""

@@ -127,7 +127,9 @@ def login(request: Request, form: Form) -> Response:
         if headers:
             response.headers.update(headers)
         return response
-    has_passkey, has_app = service(request, "accounts_repo").second_steps(result.account.id)  # one query
+    steps = result.second_steps  # read with the account
+    has_passkey, has_app = (steps.passkey, steps.app) if steps else service(request, "accounts_repo").second_steps(
+        result.account.id)
     if has_passkey:  # the passkey step, the app as alternative
         second_step(request, flow, result.account, [result.method])
         return allow_form_target(passkey_second_step(flow), pending_request_origin(request, return_to))

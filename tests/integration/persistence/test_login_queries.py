@@ -1,12 +1,13 @@
-"""The per-login queries answer as the services they stand in for: `second_steps` as
-PasskeyService.has_passkey and SecondFactorService.has_second_factor, `device_seen` new once per device."""
+"""The per-login queries answer as the services they stand in for: `second_steps` (and `find_for_login`,
+which reads them with the account) as PasskeyService.has_passkey and SecondFactorService.has_second_factor,
+`device_seen` new once per device."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from servicekonto.domain.accounts import Account, AccountStatus
+from servicekonto.domain.accounts import Account, AccountStatus, SecondSteps
 from servicekonto.domain.passkeys import Passkey
 from servicekonto.persistence.accounts import SqlAccountRepository
 from servicekonto.persistence.database import Database
@@ -34,8 +35,16 @@ def test_second_steps_tell_passkey_and_app_apart(database: Database) -> None:
     assert accounts.second_steps(with_app) == (False, True)
     assert accounts.second_steps(with_passkey) == (True, False)
     assert accounts.second_steps("not-a-uuid") == (False, False)
+    for name, account_id, steps in (("plain", plain, SecondSteps()), ("app", with_app, SecondSteps(app=True)),
+                                    ("passkey", with_passkey, SecondSteps(passkey=True))):
+        for identifier in (name.upper(), f" {name}@Example.de".strip()):
+            found = accounts.find_for_login(identifier)
+            assert found is not None and found == (accounts.find_by_login(identifier), steps)
+            assert found[0].id == account_id
+    assert accounts.find_for_login("nobody") is None and accounts.find_for_login("nobody@example.de") is None
     SqlSecondFactorRepository(database).remove_totp(with_app)
     assert accounts.second_steps(with_app) == (False, False)
+    assert accounts.find_for_login("app") == (accounts.get(with_app), SecondSteps())
 
 
 def test_a_device_is_new_once_and_touched_after_a_day(database: Database) -> None:
