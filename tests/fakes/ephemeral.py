@@ -12,7 +12,7 @@ class MemoryEphemeralStore:
     def __init__(self, clock: Clock | None = None) -> None:
         self._clock = clock or SystemClock()
         self._entries: dict[str, tuple[bytes, float]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # put_with_member holds it around put and add_member
         self._sets: dict[str, dict[str, float]] = {}
 
     @staticmethod
@@ -82,6 +82,14 @@ class MemoryEphemeralStore:
         self._check(key, ttl)
         with self._lock:
             self._sets.setdefault(key, {})[member] = self._clock.timestamp() + ttl
+
+    def put_with_member(self, key: str, value: bytes, ttl: float, *, set_key: str, member: str,
+                        member_ttl: float) -> None:
+        self._check(key, ttl)
+        self._check(set_key, member_ttl)
+        with self._lock:
+            self.put(key, value, ttl)
+            self.add_member(set_key, member, member_ttl)
 
     def members(self, key: str) -> list[str]:
         self._check(key)

@@ -54,6 +54,11 @@ class EphemeralStore(Protocol):
 
     def remove_member(self, key: str, member: str) -> None: ...
 
+    def put_with_member(self, key: str, value: bytes, ttl: float, *, set_key: str, member: str,
+                        member_ttl: float) -> None:
+        """`put` and `add_member` in one step, both or neither: a new login's session and its entry in the
+        account's index."""
+
     def ping(self) -> None:
         """Raise if the store cannot be reached (for /readyz)."""
 

@@ -65,10 +65,21 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[3], 'NX')
 return 1
 """
 
+    # put_with_member: the SET first, then the same steps on KEYS[2].
+    _PUT_WITH_MEMBER = """
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[3])
+redis.call('PEXPIREAT', KEYS[2], ARGV[5], 'GT')
+redis.call('PEXPIREAT', KEYS[2], ARGV[5], 'NX')
+return 1
+"""
+
     def __init__(self, client: redis.Redis, *, prefix: str = "servicekonto:") -> None:
         self._redis = client
         self._prefix = prefix
         self._add_member = client.register_script(self._ADD_MEMBER)  # EVALSHA, loaded again when flushed
+        self._put_with_member = client.register_script(self._PUT_WITH_MEMBER)
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str) -> RedisEphemeralStore:
@@ -125,6 +136,15 @@ return 1
         _check(key, ttl)
         now = int(time.time() * 1000)
         self._add_member(keys=[self._k(key)], args=[member, now, now + max(1, int(ttl * 1000))])
+
+    def put_with_member(self, key: str, value: bytes, ttl: float, *, set_key: str, member: str,
+                        member_ttl: float) -> None:
+        """One script: a session and its index entry in one command (both or neither), on every login."""
+        _check(key, ttl)
+        _check(set_key, member_ttl)
+        now = int(time.time() * 1000)
+        self._put_with_member(keys=[self._k(key), self._k(set_key)],
+                              args=[value, max(1, int(ttl * 1000)), member, now, now + max(1, int(member_ttl * 1000))])
 
     def members(self, key: str) -> list[str]:
         _check(key)
@@ -223,10 +243,14 @@ class DatabaseEphemeralStore:
         row = self._statements.first(_TTL, {"k": key, "now": now})
         return None if row is None else float(row.expires_at) - now
 
-    def _change_set(self, key: str, change, ttl: float | None) -> None:  # type: ignore[no-untyped-def]
-        """A set is one row: JSON {member: expiry}, changed under the row's lock (as `increment`)."""
+    def _change_set(self, key: str, change, ttl: float | None, *,  # type: ignore[no-untyped-def]
+                    put: tuple[str, bytes, float] | None = None) -> None:
+        """A set is one row: JSON {member: expiry}, changed under the row's lock (as `increment`). `put`:
+        a plain value (key, value, ttl) written in the same transaction."""
         now = self._clock.timestamp()
         with self._statements.transaction() as inside:
+            if put is not None:
+                inside.run(self._upsert, {"k": put[0], "v": put[1], "e": now + put[2]})
             if ttl is not None:  # a set that has expired as a whole starts empty
                 inside.first(self._insert_unless_live, {"k": key, "v": b"{}", "e": now + ttl, "now": now})
             current = inside.first(_LOCKED, {"k": key})
@@ -244,6 +268,14 @@ class DatabaseEphemeralStore:
     def add_member(self, key: str, member: str, ttl: float) -> None:
         _check(key, ttl)
         self._change_set(key, lambda members, now: members.__setitem__(member, now + ttl), ttl)
+
+    def put_with_member(self, key: str, value: bytes, ttl: float, *, set_key: str, member: str,
+                        member_ttl: float) -> None:
+        _check(key, ttl)
+        _check(set_key, member_ttl)
+        self._change_set(set_key, lambda members, now: members.__setitem__(member, now + member_ttl), member_ttl,
+                         put=(key, value, ttl))
+        self._maybe_sweep()
 
     def members(self, key: str) -> list[str]:
         raw = self.get(key)

@@ -16,6 +16,7 @@ from servicekonto.domain.ports import AccountRepository, EphemeralStore
 from servicekonto.domain.trust import DEFAULT_SESSION_LIMITS, SessionLimits, TrustLevel
 
 TOUCH_INTERVAL = 60.0  # write the idle timestamp at most once a minute
+SESSION_PREFIX = "session:"  # + the keyed hash of the id
 INDEX_PREFIX = "account-sessions:"  # per account: the storage hashes of its sessions (issue #8)
 
 
@@ -73,16 +74,19 @@ class SessionService:
         self._sid_of = sid_of  # session id → the `sid` OIDC clients know (kept, so another page can log it out)
 
     def _storage_key(self, session_id: str) -> str:
-        return "session:" + self.handle(session_id)
+        return SESSION_PREFIX + self.handle(session_id)
 
     def handle(self, session_id: str) -> str:
         return keyed_hash(self._key, session_id)
 
     def _index(self, session: Session) -> None:
-        if self._sid_of is not None:
-            session.data["sid"] = self._sid_of(session.id)
+        self._name_for_clients(session)
         self._store.add_member(INDEX_PREFIX + session.account_id, self.handle(session.id),
                                float(self._limits[session.trust_level].absolute))
+
+    def _name_for_clients(self, session: Session) -> None:
+        if self._sid_of is not None:
+            session.data["sid"] = self._sid_of(session.id)
 
     def _ttl(self, session: Session, now: float) -> float:
         limits = self._limits[session.trust_level]
@@ -101,8 +105,11 @@ class SessionService:
                           auth_time=auth_time or now, created_at=now, last_seen=now,
                           epoch=account.session_epoch if epoch is None else epoch, csrf_secret=random_token(16),
                           data={"device": device[:64]} if device else {})
-        self._index(session)
-        self._save(session, now)
+        self._name_for_clients(session)
+        handle = self.handle(session.id)  # the session and its index entry in one step of the store
+        self._store.put_with_member(SESSION_PREFIX + handle, session.to_json(), self._ttl(session, now),
+                                    set_key=INDEX_PREFIX + account.id, member=handle,
+                                    member_ttl=float(self._limits[level].absolute))
         return session
 
     def load(self, session_id: str | None) -> Session | None:
@@ -150,7 +157,7 @@ class SessionService:
         """The account's live sessions, newest first; index entries of ended sessions are dropped."""
         index = INDEX_PREFIX + account.id
         handles = self._store.members(index)
-        raws = self._store.get_many(["session:" + h for h in handles]) if handles else []
+        raws = self._store.get_many([SESSION_PREFIX + h for h in handles]) if handles else []
         now = self._clock.timestamp()
         found = []
         for handle, raw in zip(handles, raws, strict=True):
@@ -172,6 +179,6 @@ class SessionService:
         None when the handle names no live session of this account."""
         info = next((i for i in self.of_account(account) if i.handle == handle), None)
         if info is not None:
-            self._store.delete("session:" + handle)
+            self._store.delete(SESSION_PREFIX + handle)
             self._store.remove_member(INDEX_PREFIX + account.id, handle)
         return info

@@ -237,3 +237,15 @@ def test_database_sweep_removes_only_expired_rows(store: EphemeralStore) -> None
     assert store.sweep() == 2
     assert store.get("stays") == b"1"
     assert store.sweep() == 0
+
+
+def test_put_with_member_writes_both(store: EphemeralStore) -> None:
+    store.add_member("index", "older", TTL)
+    store.put_with_member("value", b"session", SHORT, set_key="index", member="new", member_ttl=TTL)
+    assert store.get("value") == b"session"
+    assert store.members("index") == ["new", "older"]
+    time.sleep(SHORT + 0.2)  # each keeps its own lifetime
+    assert store.get("value") is None and store.members("index") == ["new", "older"]
+    with pytest.raises(ValueError):
+        store.put_with_member("value", b"x", TTL, set_key="", member="m", member_ttl=TTL)
+    assert store.get("value") is None  # bad input changes nothing
