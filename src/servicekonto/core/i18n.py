@@ -12,7 +12,7 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -93,6 +93,7 @@ _ = gettext
 _l = lazy_gettext
 
 
+@lru_cache(maxsize=512)  # every request asks, and browsers send the same few headers again and again
 def negotiate(accept_language: str | None) -> str:
     """Pick our locale from an Accept-Language header (RFC 9110 §12.5.4); German when nothing matches."""
     if not accept_language:

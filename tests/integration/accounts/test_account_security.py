@@ -247,6 +247,48 @@ def test_cross_origin_post_is_refused(client: TestClient, settings: Settings) ->
     assert response.status_code == 403
 
 
+def test_oversized_forms_are_refused_and_change_nothing(client: TestClient, settings: Settings) -> None:
+    """Too many fields, a field too long, a body beyond what the limits allow: 413 with the message, both as
+    a browser encodes a form and as multipart."""
+    logged_in(client, settings)
+    html = client.get("/konto/stammdaten").text
+    action, token = form_action(html, "/konto/stammdaten")
+    many = {f"field{n}": "x" for n in range(70)}
+    for data in ({"given_name": "A" * 5000}, many, {"given_name": "Ä" * 1000}):  # the last: 6,000 bytes as sent
+        response = client.post(action, data={**data, "csrf_token": token}, follow_redirects=False)
+        assert response.status_code == 413, len(data)
+        assert 'data-message-id="error.413"' in response.text
+        assert "Das Formular enthält zu viele Daten." in response.text
+    for data in ({"given_name": "A" * 5000}, many):  # multipart
+        parts = {name: (None, value) for name, value in {**data, "csrf_token": token}.items()}
+        assert client.post(action, files=parts, follow_redirects=False).status_code == 413, len(data)
+    huge = b"given_name=" + b"x" * 300_000 + b"&csrf_token=" + token.encode()
+    response = client.post(action, content=huge, follow_redirects=False,
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 413
+    assert "A" * 100 not in client.get("/konto").text and "Ä" * 100 not in client.get("/konto").text
+
+
+def test_forms_read_as_a_browser_sends_them(client: TestClient, settings: Settings) -> None:
+    """Percent-encoded UTF-8 and `+` for spaces; the last of a repeated name wins; multipart works too."""
+    logged_in(client, settings)
+    html = client.get("/konto/stammdaten").text
+    action, token = form_action(html, "/konto/stammdaten")
+    body = ("given_name=Bernd&given_name=J%C3%BCrgen+Hans&family_name=M%C3%BCller&csrf_token="
+            + token.replace("+", "%2B").replace("/", "%2F").replace("=", "%3D"))
+    response = client.post(action, content=body.encode(), follow_redirects=False,
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 303
+    page = client.get("/konto").text
+    assert "Jürgen Hans" in page and "Müller" in page and "Bernd" not in page
+    html = client.get("/konto/stammdaten").text
+    action, token = form_action(html, "/konto/stammdaten")
+    response = client.post(action, files={"given_name": (None, "Jürgen"), "family_name": (None, "Groß"),
+                                          "csrf_token": (None, token)}, follow_redirects=False)
+    assert response.status_code == 303
+    assert "Groß" in client.get("/konto").text
+
+
 # -- master data and deletion ------------------------------------------------------------------------------------
 
 def test_invalid_master_data_changes_nothing(client: TestClient, settings: Settings) -> None:
