@@ -9,7 +9,6 @@ from datetime import date
 from functools import update_wrapper
 from typing import Any, Concatenate, ParamSpec
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -22,6 +21,7 @@ from servicekonto.domain.service_settings import METHODS, RESTRICTABLE_KEYS, Ser
 from servicekonto.domain.tenants import Tenant, TenantStatus
 from servicekonto.services.admin import AdminService, RotatedSecret, TenantRequestsThrottled
 from servicekonto.services.oidc_clients import NewClient
+from servicekonto.web.blocking import run_blocking
 from servicekonto.web.components import components
 from servicekonto.web.data_pages import attribute_label
 from servicekonto.web.feedback import Message, error_message, field_errors
@@ -294,7 +294,7 @@ def upload_page(handler: Callable[[Request, Form, bytes | None], Response]) -> C
                             raise FormTooLarge()
             finally:
                 await data.close()  # the upload's temporary file
-        response: Response = await run_in_threadpool(_run_upload, handler, request, form, upload)
+        response: Response = await run_blocking(_run_upload, handler, request, form, upload)
         return finish(request, response)
 
     return endpoint

@@ -9,7 +9,6 @@ from functools import wraps
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -17,6 +16,7 @@ from servicekonto.core.crypto import keyed_hash
 from servicekonto.core.errors import ServicekontoError
 from servicekonto.core.i18n import _l
 from servicekonto.core.ids import random_token
+from servicekonto.web.blocking import run_blocking
 from servicekonto.web.components import components
 
 BROWSER_COOKIE = "sk_browser"
@@ -116,7 +116,7 @@ def form_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         form: Form = {}
         if request.method == "POST":
             form = await _read_form(request)
-        response: Response = await run_in_threadpool(_run, handler, request, form)
+        response: Response = await run_blocking(_run, handler, request, form)
         return finish(request, response)
 
     return endpoint

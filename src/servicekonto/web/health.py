@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import structlog
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from servicekonto.web.blocking import run_blocking
 from servicekonto.web.components import components
 
 log = structlog.get_logger("servicekonto.health")
@@ -24,7 +24,7 @@ async def readyz(request: Request) -> Response:
     results: dict[str, str] = {}
     for name, check in components(request).readiness_checks.items():
         try:
-            await run_in_threadpool(check)
+            await run_blocking(check)
             results[name] = "ok"
         except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
             log.warning("readiness_check_failed", check=name, error_type=type(exc).__name__)

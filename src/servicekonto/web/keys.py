@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 
-from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 
+from servicekonto.web.blocking import run_blocking
 from servicekonto.web.components import Components
 from servicekonto.web.prebuilt import PrebuiltJson
 
@@ -16,7 +16,7 @@ def _jwks(components: Components) -> bytes | Awaitable[bytes]:
     `application/json` rather than `application/jwk-set+json`: that is what OIDC client libraries expect.
     Public caching for as long as this process keeps the set, so clients see a rotation as soon as we do."""
     service = components.services["keys"]
-    return service.fresh_jwks() or run_in_threadpool(service.jwks_bytes)
+    return service.fresh_jwks() or run_blocking(service.jwks_bytes)
 
 
 routes = [

@@ -23,7 +23,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from servicekonto.core.errors import Conflict, InvalidInput, ServicekontoError
@@ -35,6 +34,7 @@ from servicekonto.domain.saml_sp import SamlServiceProvider
 from servicekonto.domain.service_settings import METHODS, RESTRICTABLE_KEYS
 from servicekonto.domain.tenants import Tenant
 from servicekonto.services.admin import AdminService, AdminView, TenantRequestsThrottled
+from servicekonto.web.blocking import run_blocking
 from servicekonto.web.components import Components
 from servicekonto.web.forms import CsrfFailed, csrf_token
 from servicekonto.web.management_api_roles import router as service_roles_router
@@ -353,7 +353,7 @@ def _principal(request: Request) -> Principal:
 
 
 async def principal(request: Request) -> Principal:
-    return await run_in_threadpool(_principal, request)
+    return await run_blocking(_principal, request)
 
 
 Acting = Annotated[Principal, Depends(principal)]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -18,6 +17,7 @@ from servicekonto.core.urls import origin
 from servicekonto.domain.audit import AuditEvent
 from servicekonto.protocols.oidc.provider import OpenIdProvider
 from servicekonto.protocols.oidc.results import ProtocolResponse, SessionView, ShowError
+from servicekonto.web.blocking import run_blocking
 from servicekonto.web.components import components
 from servicekonto.web.consent_pages import allow_form_target, continue_request, protocol_response
 from servicekonto.web.forms import Form, bounded_form, finish, form_page
@@ -61,7 +61,7 @@ async def authorize(request: Request) -> Response:
     if pairs is None:
         return render(request, "oidc_error.html", 400, error="invalid_request",
                       description="A form-encoded body is required.")
-    return finish(request, await run_in_threadpool(_authorize, request, pairs))
+    return finish(request, await run_blocking(_authorize, request, pairs))
 
 
 def _authorize(request: Request, pairs: list[tuple[str, str]]) -> Response:
@@ -89,14 +89,14 @@ async def token(request: Request) -> Response:
         return _json(refreshed)
     if provider.answers_from_memory(request.headers, pairs):
         return _json(provider.token(str(request.url), request.headers, pairs))
-    return _json(await run_in_threadpool(provider.token, str(request.url), request.headers, pairs))
+    return _json(await run_blocking(provider.token, str(request.url), request.headers, pairs))
 
 
 async def par(request: Request) -> Response:
     pairs = await _pairs(request)
     if pairs is None:
         return _bad_request("A form-encoded body is required.")
-    return _json(await run_in_threadpool(_provider(request).push, str(request.url), request.headers, pairs))
+    return _json(await run_blocking(_provider(request).push, str(request.url), request.headers, pairs))
 
 
 def _endpoint(name: str) -> Any:
@@ -109,7 +109,7 @@ def _endpoint(name: str) -> Any:
             answer = await provider.introspection_on_loop(str(request.url), request.headers, pairs)
             if answer is not None:
                 return _json(answer)
-        return _json(await run_in_threadpool(provider.endpoint, name, str(request.url), request.headers, pairs))
+        return _json(await run_blocking(provider.endpoint, name, str(request.url), request.headers, pairs))
     return handle
 
 
@@ -124,7 +124,7 @@ async def userinfo(request: Request) -> Response:
     provider = _provider(request)
     if provider.reads_on_loop() and (answer := await provider.userinfo_on_loop(access_token)) is not None:
         return _json(answer)
-    return _json(await run_in_threadpool(provider.userinfo, access_token))
+    return _json(await run_blocking(provider.userinfo, access_token))
 
 
 @form_page

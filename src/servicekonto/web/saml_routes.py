@@ -3,7 +3,6 @@ single sign-on and the single logout endpoint, each for the HTTP-Redirect and HT
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -12,6 +11,7 @@ from servicekonto.domain.audit import AuditEvent
 from servicekonto.protocols.saml.idp import PostPage, RequestRefused, SamlIdentityProvider
 from servicekonto.protocols.saml.idp_metadata import CONTENT_TYPE, PATHS, IdpMetadata
 from servicekonto.protocols.saml.logout import SamlLogoutRequest
+from servicekonto.web.blocking import run_blocking
 from servicekonto.web.components import components
 from servicekonto.web.consent_pages import continue_request, protocol_response
 from servicekonto.web.forms import bounded_form, finish
@@ -26,7 +26,7 @@ async def metadata(request: Request) -> Response:
     """Pre-built bytes; the thread pool only because a stale key set is read from the database.
     Cacheable for as long as this process keeps the key set, so SPs see a rotation as soon as we do."""
     idp: IdpMetadata = components(request).services["saml_metadata"]
-    body = await run_in_threadpool(idp.body)
+    body = await run_blocking(idp.body)
     return Response(body, media_type=CONTENT_TYPE,
                     headers={"cache-control": f"public, max-age={idp.cache_seconds}"})
 
@@ -38,7 +38,7 @@ async def single_sign_on(request: Request) -> Response:
     message = await _read_message(request, "saml.request")
     if isinstance(message, RequestRefused):
         return _refused(request, message)
-    return finish(request, await run_in_threadpool(_single_sign_on, request, *message))
+    return finish(request, await run_blocking(_single_sign_on, request, *message))
 
 
 async def _read_message(request: Request, code_prefix: str) -> tuple[str, dict[str, str], str | None] | RequestRefused:
@@ -77,7 +77,7 @@ async def single_logout(request: Request) -> Response:
     message = await _read_message(request, "saml.logout")
     if isinstance(message, RequestRefused):
         return _logout_refused(request, message)
-    return finish(request, await run_in_threadpool(_single_logout, request, *message))
+    return finish(request, await run_blocking(_single_logout, request, *message))
 
 
 def _single_logout(request: Request, binding: str, params: dict[str, str], raw_query: str | None) -> Response:
@@ -92,7 +92,7 @@ def _single_logout(request: Request, binding: str, params: dict[str, str], raw_q
 
 
 async def single_logout_continued(request: Request) -> Response:
-    return await run_in_threadpool(_single_logout_continued, request)
+    return await run_blocking(_single_logout_continued, request)
 
 
 def _single_logout_continued(request: Request) -> Response:
