@@ -17,7 +17,7 @@ gate: the exit code is 0 unless the benchmark itself breaks.
 Stacks: SQLite without Redis (the default of a test system) and PostgreSQL + Redis when both answer
 (a fresh database created and dropped here, a random Redis key prefix deleted afterwards).
 
-Usage: python bench/password_login.py [--runs 3] [--seconds 8] [--users 12] [--stack auto|sqlite|postgres|all]
+Usage: python bench/password_login.py [--runs 5] [--seconds 6] [--users 12] [--stack auto|sqlite|postgres|all]
        [--profile [--argon2-limit N]]   (where a login's CPU goes; see bench/README.md)
 """
 
@@ -575,8 +575,8 @@ def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3, help="measured runs per cell (default 3)")
-    parser.add_argument("--seconds", type=float, default=8.0, help="length of one run (default 8)")
+    parser.add_argument("--runs", type=int, default=5, help="measured runs per cell (default 5)")
+    parser.add_argument("--seconds", type=float, default=6.0, help="length of one run (default 6)")
     parser.add_argument("--users", type=int, default=12, help="concurrent virtual users (default 12)")
     parser.add_argument("--accounts", type=int, default=48, help="accounts the users cycle through (default 48)")
     parser.add_argument("--stack", choices=["auto", "all", "sqlite", "postgres"], default="auto",
