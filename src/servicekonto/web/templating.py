@@ -113,9 +113,11 @@ class Templates:
 
 
 def _switch_query(request: Request) -> str:
-    """`next=` for the language switch: back to this very page after switching."""
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return urlencode({"next": here})
+    """`next=` for the language switch: back to this very page after switching. Read from the scope as
+    `request.url` would give path and query, without building the whole URL on every page."""
+    path = request.scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    query = request.scope.get("query_string", b"").decode().partition("#")[0]
+    return urlencode({"next": path + (f"?{query}" if query else "")})
 
 
 def _logged_in(request: Request, current_session: Any) -> bool:
