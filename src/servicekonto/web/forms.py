@@ -83,8 +83,23 @@ async def bounded_form(request: Request, limit: int, *, max_fields: int = 100) -
     """The pairs of a form-encoded body (the protocols' endpoints), or None: another content type, more
     than `limit` bytes (read no further than that, so a huge or chunked body is never held whole), or not
     decodable."""
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+    if not _is_urlencoded(request):
         return None
+    body = await _bounded_body(request, limit)
+    if body is None:
+        return None
+    try:
+        return parse_qsl(body.decode(), keep_blank_values=False, max_num_fields=max_fields)
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def _is_urlencoded(request: Request) -> bool:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower() == "application/x-www-form-urlencoded"
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None when it has more than `limit` bytes (read no further than that)."""
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
         return None
@@ -95,10 +110,7 @@ async def bounded_form(request: Request, limit: int, *, max_fields: int = 100) -
         if size > limit:
             return None
         chunks.append(chunk)
-    try:
-        return parse_qsl(b"".join(chunks).decode(), keep_blank_values=False, max_num_fields=max_fields)
-    except (UnicodeDecodeError, ValueError):
-        return None
+    return b"".join(chunks)
 
 
 def finish(request: Request, response: Response) -> Response:
@@ -127,19 +139,17 @@ async def _read_form(request: Request) -> Form:
     value of a repeated name winning, or FormTooLarge. A urlencoded body (what a browser sends for our
     forms) is split here, as Starlette's parser splits it, at a fraction of its cost; anything else goes
     through Starlette with the same limits and no files."""
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+    if not _is_urlencoded(request):
         try:
             data = await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_FIELD_LENGTH)
         except Exception as exc:
             raise FormTooLarge() from exc
         form = {key: value for key, value in data.items() if isinstance(value, str)}
     else:
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_FORM_BYTES:  # never hold more than the limits allow
-                raise FormTooLarge()
-        parts = [part for part in bytes(body).split(b"&") if part]
+        body = await _bounded_body(request, MAX_FORM_BYTES)
+        if body is None:
+            raise FormTooLarge()
+        parts = [part for part in body.split(b"&") if part]
         if len(parts) > MAX_FIELDS or any(len(part) > MAX_FIELD_LENGTH + 1 for part in parts):
             raise FormTooLarge()
         form = {}
