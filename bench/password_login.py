@@ -226,6 +226,27 @@ def drive_main(port: int, seconds: float, users: int, accounts_file: Path) -> No
                       "elapsed": elapsed, "errors": errors[:10], "error_count": len(errors), "steps": steps}))
 
 
+@contextlib.contextmanager
+def cpu_shares(cpu: int) -> Iterator[dict[str, float]]:
+    """How `cpu` spent the block's wall time besides running work (/proc/stat): "stolen", given by the
+    hypervisor to someone else (a round with much of it measured a slower machine), and "idle"."""
+    def counters() -> list[int]:
+        for line in Path("/proc/stat").read_text().splitlines():
+            fields = line.split()
+            if fields[0] == f"cpu{cpu}":
+                return [int(v) for v in fields[1:9]]  # user nice system idle iowait irq softirq steal
+        return [0] * 8
+
+    shares = {"stolen": 0.0, "idle": 0.0}
+    before = counters()
+    try:
+        yield shares
+    finally:
+        delta = [b - a for a, b in zip(before, counters(), strict=True)]
+        total = max(1, sum(delta))
+        shares.update(stolen=delta[7] / total, idle=(delta[3] + delta[4]) / total)
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process (all its threads)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -245,6 +266,9 @@ def measure_logins(port: int, seconds: float, users: int, accounts_file: Path, p
     data = json.loads(result.stdout)
     if data["error_count"]:
         raise RuntimeError(f"{data['error_count']} failed logins, e.g. {data['errors']}")
+    # Per login: the server's CPU over the logins that ran (the server idles while the load generator
+    # starts and exits, which the share `busy` of the whole window includes).
+    data["cpu_ms_per_login"] = cpu_used / max(1, data["logins"]) * 1e3
     return data, cpu_used / wall
 
 
@@ -431,18 +455,21 @@ def bench_stack(stack: Stack, args: argparse.Namespace, pin: bool, extra_env: di
             wait_until_up(server, port, "/healthz", log)
             measure_logins(port, WARMUP_SECONDS, args.users, accounts_file, pin, server.pid)
             for round_no in range(1, args.runs + 1):
-                rate, cpu_ms = measure_verify(args.seconds, pin)
+                with cpu_shares(SERVER_CPU) as verify_cpu:
+                    rate, cpu_ms = measure_verify(args.seconds, pin)
                 stack.verifies.append(rate)
                 stack.verify_cpu.append(cpu_ms)
-                data, busy = measure_logins(port, args.seconds, args.users, accounts_file, pin, server.pid)
+                with cpu_shares(SERVER_CPU) as login_cpu:
+                    data, busy = measure_logins(port, args.seconds, args.users, accounts_file, pin, server.pid)
                 stack.logins.append(data["per_second"])
                 stack.server_cpu.append(busy)
-                stack.cpu_per_login.append(busy / data["per_second"] * 1e3)
+                stack.cpu_per_login.append(data["cpu_ms_per_login"])
                 stack.latencies.extend(data["steps"]["login"])
                 for key, values in data["steps"].items():
                     stack.steps.setdefault(key, []).extend(values)
-                print(f"{stack.name} round {round_no}: {stack.verifies[-1]:.1f} verifications/s, "
-                      f"{stack.logins[-1]:.1f} logins/s (server CPU {busy:.0%})", flush=True)
+                print(f"{stack.name} round {round_no}: {stack.verifies[-1]:.1f} verifications/s (CPU {SERVER_CPU} "
+                      f"stolen {verify_cpu['stolen']:.0%}), {stack.logins[-1]:.1f} logins/s (server CPU {busy:.0%}; "
+                      f"CPU {SERVER_CPU} stolen {login_cpu['stolen']:.0%}, idle {login_cpu['idle']:.0%})", flush=True)
         if args.profile:
             stack.profile = profile_logins(args, pin, env, port, accounts_file, tmpdir)
 
@@ -477,7 +504,7 @@ def profile_logins(args: argparse.Namespace, pin: bool, env: dict[str, str], por
         return "profile failed: no login was counted"
     limit = f", at most {args.argon2_limit} Argon2 verification(s) at a time" if args.argon2_limit else ""
     head = (f"{data['per_second']:.1f} logins/s with stopwatches{limit} (server CPU {busy:.0%}, "
-            f"{busy / data['per_second'] * 1e3:.1f} ms/login); {data['logins']} logins, {logins} counted")
+            f"{data['cpu_ms_per_login']:.1f} ms/login); {data['logins']} logins, {logins} counted")
     return "\n".join([head, "", *server_profile_rows(report, logins)])
 
 
