@@ -79,14 +79,17 @@ class SessionService:
     def handle(self, session_id: str) -> str:
         return keyed_hash(self._key, session_id)
 
-    def _index(self, session: Session) -> None:
-        self._name_for_clients(session)
-        self._store.add_member(INDEX_PREFIX + session.account_id, self.handle(session.id),
-                               float(self._limits[session.trust_level].absolute))
-
-    def _name_for_clients(self, session: Session) -> None:
+    def _store_new(self, session: Session, now: float) -> None:
+        """A new id: the session and its entry in the account's index in one step of the store (nothing
+        when its absolute lifetime is already over)."""
         if self._sid_of is not None:
             session.data["sid"] = self._sid_of(session.id)
+        ttl = self._ttl(session, now)
+        if ttl > 0:
+            handle = self.handle(session.id)
+            self._store.put_with_member(SESSION_PREFIX + handle, session.to_json(), ttl,
+                                        set_key=INDEX_PREFIX + session.account_id, member=handle,
+                                        member_ttl=float(self._limits[session.trust_level].absolute))
 
     def _ttl(self, session: Session, now: float) -> float:
         limits = self._limits[session.trust_level]
@@ -105,11 +108,7 @@ class SessionService:
                           auth_time=auth_time or now, created_at=now, last_seen=now,
                           epoch=account.session_epoch if epoch is None else epoch, csrf_secret=random_token(16),
                           data={"device": device[:64]} if device else {})
-        self._name_for_clients(session)
-        handle = self.handle(session.id)  # the session and its index entry in one step of the store
-        self._store.put_with_member(SESSION_PREFIX + handle, session.to_json(), self._ttl(session, now),
-                                    set_key=INDEX_PREFIX + account.id, member=handle,
-                                    member_ttl=float(self._limits[level].absolute))
+        self._store_new(session, now)
         return session
 
     def load(self, session_id: str | None) -> Session | None:
@@ -144,8 +143,7 @@ class SessionService:
                           methods=session.methods, auth_time=session.auth_time, created_at=session.created_at,
                           last_seen=now, epoch=epoch, csrf_secret=random_token(16), data=dict(session.data))
         self._store.remove_member(INDEX_PREFIX + session.account_id, self.handle(session.id))
-        self._index(renewed)
-        self._save(renewed, now)
+        self._store_new(renewed, now)
         return renewed
 
     def end(self, session_id: str) -> None:
